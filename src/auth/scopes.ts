@@ -1,0 +1,62 @@
+import { z } from "zod";
+
+export type Action = "read" | "write" | "admin";
+
+/**
+ * What a principal may do. Pure data, so the rules below can be tested without a server.
+ * `admin` implies write, and write implies read: a client that may write to a session must be
+ * able to see what it wrote.
+ */
+export interface Grants {
+  /** Actions allowed on every session of the environment. */
+  all: ReadonlySet<Action>;
+  /** Actions allowed on one session, keyed by friendly id or externalId. */
+  sessions: ReadonlyMap<string, ReadonlySet<Action>>;
+  /** Only a secret key may mint tokens or manage the environment. */
+  secretKey: boolean;
+}
+
+const scopePattern = /^(read|write|admin):sessions(?::(.{1,256}))?$|^(read|write):all$|^admin$/;
+export const scopeSchema = z.string().regex(scopePattern, {
+  message: "scopes are read|write|admin:sessions[:<id>], read:all, write:all or admin",
+});
+
+const implied: Record<Action, Action[]> = { read: ["read"], write: ["write", "read"], admin: ["admin", "write", "read"] };
+
+export function grantsFromScopes(scopes: readonly string[]): Grants {
+  const all = new Set<Action>();
+  const sessions = new Map<string, Set<Action>>();
+  for (const scope of scopes) {
+    const m = scopePattern.exec(scope);
+    if (!m) continue;
+    if (m[0] === "admin") implied.admin.forEach((a) => all.add(a));
+    else if (m[3]) implied[m[3] as Action].forEach((a) => all.add(a));
+    else {
+      const actions = implied[m[1] as Action];
+      if (m[2] === undefined) actions.forEach((a) => all.add(a));
+      else {
+        const set = sessions.get(m[2]) ?? new Set<Action>();
+        actions.forEach((a) => set.add(a));
+        sessions.set(m[2], set);
+      }
+    }
+  }
+  return { all, sessions, secretKey: false };
+}
+
+export const secretKeyGrants: Grants = {
+  all: new Set<Action>(["read", "write", "admin"]),
+  sessions: new Map(),
+  secretKey: true,
+};
+
+/** A session is named by its friendly id or its externalId; a scope may use either. */
+export function can(grants: Grants, action: Action, session: { id: string; externalId: string | null }): boolean {
+  if (grants.all.has(action)) return true;
+  return (
+    Boolean(grants.sessions.get(session.id)?.has(action)) ||
+    (session.externalId !== null && Boolean(grants.sessions.get(session.externalId)?.has(action)))
+  );
+}
+
+export const canAll = (grants: Grants, action: Action) => grants.all.has(action);

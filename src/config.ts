@@ -1,0 +1,46 @@
+import { z } from "zod";
+
+const optionalUrl = z.string().trim().min(1).pipe(z.url()).optional();
+
+/** Environment variables, as documented in OPERATING.md. */
+const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    HOST: z.string().trim().min(1).default("127.0.0.1"),
+    DATA_DIR: z.string().trim().min(1).default("./data"),
+    DATABASE_URL: optionalUrl,
+    CLICKHOUSE_URL: optionalUrl,
+    REDIS_URL: optionalUrl,
+    S2_ACCESS_TOKEN: z.string().trim().min(1).optional(),
+    S2_BASIN: z.string().trim().min(1).optional(),
+    S2_ENDPOINT: optionalUrl,
+    SESSIONS_SECRET_KEY: z
+      .string()
+      .regex(/^sk_[A-Za-z0-9_-]{32,}$/, "must be sk_ followed by 32 or more letters, digits, _ or -")
+      .optional(),
+    REPLICATION_ENABLED: z.enum(["0", "1"]).optional(),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .refine((c) => !c.S2_ACCESS_TOKEN === !c.S2_BASIN, {
+    message: "S2_ACCESS_TOKEN and S2_BASIN must be set together",
+    path: ["S2_BASIN"],
+  });
+
+export type Config = z.infer<typeof configSchema> & { replicationEnabled: boolean };
+
+export class ConfigError extends Error {}
+
+/** Empty strings count as unset, so `FOO= npm start` behaves like leaving FOO out. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`invalid configuration: ${issue.path.join(".") || "environment"}: ${issue.message}`);
+  }
+  const c = parsed.data;
+  const replicationEnabled = c.REPLICATION_ENABLED
+    ? c.REPLICATION_ENABLED === "1"
+    : Boolean(c.DATABASE_URL && c.CLICKHOUSE_URL);
+  return { ...c, replicationEnabled };
+}

@@ -1,0 +1,30 @@
+import { GraphQLError } from "graphql";
+
+/** The error codes of the contract; every error a client sees carries one of them. */
+export const errorCodes = [
+  "BAD_USER_INPUT",
+  "UNAUTHENTICATED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "SESSION_CLOSED",
+  "SEQ_NUM_MISMATCH",
+  "PAYLOAD_TOO_LARGE",
+  "RATE_LIMITED",
+  "INTERNAL_SERVER_ERROR",
+  "NOT_IMPLEMENTED",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
+export class ApiError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extra } });
+  }
+}
+
+export const badInput = (message: string) => new ApiError("BAD_USER_INPUT", message);
+export const notFound = (what: string) => new ApiError("NOT_FOUND", `${what} not found`);
+export const forbidden = (message = "not allowed by this token's scopes") => new ApiError("FORBIDDEN", message);
+export const unauthenticated = (message = "a secret key or public access token is required") =>
+  new ApiError("UNAUTHENTICATED", message);
+export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `session ${id} is closed`);
+export const notImplemented = (what: string) => new ApiError("NOT_IMPLEMENTED", `${what} is not implemented yet`);

@@ -1,0 +1,200 @@
+import { ApiError } from "../errors.js";
+import { AsyncQueue } from "./async-queue.js";
+import type { Signals } from "./signals.js";
+import type { ChannelKey, StoredRecord, StreamStore } from "./stream-store.js";
+
+export interface FanoutOptions {
+  /** Records a subscriber may have waiting before it is cut off as too slow. */
+  subscriberBuffer: number;
+  /** Records read from the store at a time, for replay and for following. */
+  readBatch: number;
+}
+
+interface Subscriber {
+  next: number;
+  /** False while the subscriber catches up from the store on its own. */
+  live: boolean;
+  queue: AsyncQueue<StoredRecord>;
+}
+
+const channelId = (c: ChannelKey) => `${c.sessionId}/${c.io}`;
+
+/**
+ * One follower per channel per process: it reads each new record from the store once and hands
+ * it to every subscriber of the channel. Wake-ups come from appends (local or via Signals); the
+ * store stays the source of every record.
+ */
+class Follower {
+  readonly subscribers = new Set<Subscriber>();
+  /** The next seqNum this follower will deliver. */
+  position: number;
+  closed = false;
+  private wanted: number;
+  private pumping: Promise<void> | undefined;
+
+  constructor(
+    private store: StreamStore,
+    private channel: ChannelKey,
+    tail: number,
+    private batch: number,
+    private onError: (error: unknown) => void,
+  ) {
+    this.position = this.wanted = tail;
+  }
+
+  onTail(tail: number) {
+    if (tail <= this.wanted) return;
+    this.wanted = tail;
+    void this.pump();
+  }
+
+  /** The session closed: deliver what the store holds, then end every subscriber. */
+  async close() {
+    this.closed = true;
+    try {
+      this.wanted = Math.max(this.wanted, await this.store.tail(this.channel));
+      await this.pump();
+    } catch (error) {
+      this.onError(error);
+    }
+    for (const sub of this.subscribers) if (sub.live) sub.queue.end();
+  }
+
+  private pump(): Promise<void> {
+    this.pumping ??= (async () => {
+      try {
+        while (this.position < this.wanted) {
+          const records = await this.store.read(this.channel, this.position, this.batch);
+          if (records.length === 0) break;
+          this.position = records.at(-1)!.seqNum + 1;
+          for (const sub of this.subscribers) if (sub.live) deliver(sub, records);
+        }
+      } catch (error) {
+        this.onError(error);
+        for (const sub of this.subscribers) sub.queue.fail(new ApiError("INTERNAL_SERVER_ERROR", "channel follower failed"));
+      } finally {
+        this.pumping = undefined;
+      }
+    })();
+    return this.pumping;
+  }
+}
+
+function deliver(sub: Subscriber, records: StoredRecord[]) {
+  for (const record of records) {
+    if (record.seqNum < sub.next) continue;
+    sub.queue.push(record);
+    sub.next = record.seqNum + 1;
+  }
+}
+
+export class ChannelFanout {
+  private followers = new Map<string, Promise<Follower>>();
+  private unsubscribe: () => void;
+
+  constructor(
+    private store: StreamStore,
+    signals: Signals,
+    private options: FanoutOptions,
+    private onError: (error: unknown) => void,
+  ) {
+    this.unsubscribe = signals.subscribe((signal) => {
+      if (signal.kind === "append") {
+        void this.followers.get(channelId(signal))?.then((f) => f.onTail(signal.tail));
+      } else if (signal.closed) {
+        for (const io of ["OUT", "IN"] as const) {
+          void this.followers.get(channelId({ sessionId: signal.sessionId, io }))?.then((f) => f.close());
+        }
+      }
+    });
+  }
+
+  get followerCount() {
+    return this.followers.size;
+  }
+
+  /**
+   * Replays the channel from fromSeqNum (default: its tail), then follows it live, with no gap
+   * or duplicate across the switch. Ends once the session is closed and everything is delivered.
+   */
+  subscribe(
+    channel: ChannelKey,
+    fromSeqNum: number | undefined,
+    isClosed: () => Promise<boolean>,
+  ): AsyncIterableIterator<StoredRecord> {
+    const id = channelId(channel);
+    let follower: Follower | undefined;
+    const sub: Subscriber = {
+      next: fromSeqNum ?? -1,
+      live: false,
+      queue: new AsyncQueue<StoredRecord>(
+        this.options.subscriberBuffer,
+        () => new ApiError("RATE_LIMITED", "subscriber too slow: it fell too far behind the channel and was disconnected"),
+        () => follower && this.detach(id, follower, sub),
+      ),
+    };
+    void (async () => {
+      try {
+        follower = await this.follower(channel);
+        if (sub.queue.closed) return;
+        // Registered before catching up, so the follower is kept while this subscriber replays.
+        follower.subscribers.add(sub);
+        // Checked after registering: a close from here on reaches the follower, one before is seen here.
+        if (await isClosed()) return await this.replay(channel, sub, Infinity);
+        if (sub.next < 0) sub.next = follower.position;
+        // Catch up from the store until the follower's position, then let it take over.
+        while (sub.next < follower.position && !follower.closed) {
+          await this.replay(channel, sub, follower.position);
+          if (sub.queue.closed) return;
+        }
+        if (follower.closed) return await this.replay(channel, sub, Infinity);
+        sub.live = true;
+      } catch (error) {
+        this.onError(error);
+        sub.queue.fail(new ApiError("INTERNAL_SERVER_ERROR", "could not read the channel"));
+      }
+    })();
+    return sub.queue;
+  }
+
+  /** Reads from the store into the subscriber up to `until` (exclusive) or the store's tail. */
+  private async replay(channel: ChannelKey, sub: Subscriber, until: number) {
+    if (sub.next < 0) sub.next = await this.store.tail(channel);
+    while (sub.next < until && !sub.queue.closed) {
+      await sub.queue.drained(Math.floor(this.options.subscriberBuffer / 2));
+      const limit = Math.min(this.options.readBatch, until - sub.next);
+      const records = await this.store.read(channel, sub.next, limit);
+      if (records.length === 0) break;
+      deliver(sub, records);
+    }
+    if (until === Infinity) sub.queue.end();
+  }
+
+  private follower(channel: ChannelKey): Promise<Follower> {
+    const id = channelId(channel);
+    let follower = this.followers.get(id);
+    if (!follower) {
+      follower = this.store
+        .tail(channel)
+        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.onError));
+      follower.catch(() => this.followers.delete(id));
+      this.followers.set(id, follower);
+    }
+    return follower;
+  }
+
+  private detach(id: string, follower: Follower, sub: Subscriber) {
+    follower.subscribers.delete(sub);
+    if (follower.subscribers.size === 0 && this.followers.get(id)) {
+      void this.followers.get(id)!.then((f) => {
+        if (f === follower && f.subscribers.size === 0) this.followers.delete(id);
+      });
+    }
+  }
+
+  close() {
+    this.unsubscribe();
+    for (const f of this.followers.values()) void f.then((follower) => follower.subscribers.forEach((s) => s.queue.end()));
+    this.followers.clear();
+  }
+}

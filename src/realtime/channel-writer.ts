@@ -1,0 +1,102 @@
+import type { PrismaClient } from "../generated/prisma/client.js";
+import { ApiError, badInput, sessionClosed } from "../errors.js";
+import type { Session } from "../sessions/session-store.js";
+import type { AppendAck, ChannelKey, StreamStore } from "./stream-store.js";
+
+export const appendLimits = {
+  recordsPerAppend: 1000,
+  recordBytes: 1024 * 1024,
+  appendBytes: 1024 * 1024,
+  idempotencyKeyLength: 256,
+  idempotencyKeyTtlMs: 24 * 3_600_000,
+} as const;
+
+export interface AppendOptions {
+  matchSeqNum?: number | null;
+  idempotencyKey?: string | null;
+}
+
+export interface AppendResult extends AppendAck {
+  deduplicated: boolean;
+}
+
+/** Called after an append has committed, e.g. to wake followers and waitpoints. */
+export type AppendListener = (channel: ChannelKey, ack: AppendAck) => void;
+
+const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
+
+function checkRecords(data: unknown[]) {
+  if (data.length === 0) throw badInput("records must hold at least one record");
+  if (data.length > appendLimits.recordsPerAppend) {
+    throw tooLarge(`at most ${appendLimits.recordsPerAppend} records per append`);
+  }
+  let total = 0;
+  for (const [i, d] of data.entries()) {
+    const bytes = Buffer.byteLength(JSON.stringify(d) ?? "null");
+    if (bytes > appendLimits.recordBytes) throw tooLarge(`record ${i} is ${bytes} bytes; a record is at most 1 MiB of JSON`);
+    total += bytes;
+  }
+  if (total > appendLimits.appendBytes) throw tooLarge(`the append is ${total} bytes; an append is at most 1 MiB of JSON`);
+}
+
+/**
+ * The one way records enter a channel. Each append runs in a database transaction that holds
+ * the session row FOR SHARE and the channel row FOR UPDATE: appends to a channel are serialized,
+ * and closeSession (an UPDATE of the session row) waits for appends in flight, so once a close
+ * is acknowledged no append can land after it, whichever store holds the records.
+ */
+export class ChannelWriter {
+  private listeners: AppendListener[] = [];
+
+  constructor(
+    private prisma: PrismaClient,
+    private store: StreamStore,
+  ) {}
+
+  onAppend(listener: AppendListener) {
+    this.listeners.push(listener);
+  }
+
+  async append(session: Session, channel: ChannelKey, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
+    checkRecords(data);
+    const key = opts.idempotencyKey ?? undefined;
+    if (key !== undefined && (key.length === 0 || key.length > appendLimits.idempotencyKeyLength)) {
+      throw badInput(`idempotencyKey must be 1 to ${appendLimits.idempotencyKeyLength} characters`);
+    }
+    const { sessionId, io } = channel;
+    const outcome = await this.prisma.$transaction(
+      async (tx): Promise<{ ack: AppendAck; deduplicated: boolean }> => {
+        const [row] = await tx.$queryRaw<{ closed_at: Date | null }[]>`
+          SELECT closed_at FROM sessions WHERE id = ${session.id} FOR SHARE`;
+        if (!row || row.closed_at) throw sessionClosed(session.id);
+        await tx.$executeRaw`INSERT INTO channels (session_id, io) VALUES (${sessionId}, ${io}) ON CONFLICT DO NOTHING`;
+        await tx.$queryRaw`SELECT 1 FROM channels WHERE session_id = ${sessionId} AND io = ${io} FOR UPDATE`;
+        if (key !== undefined) {
+          const earlier = await tx.appendKey.findUnique({ where: { sessionId_io_key: { sessionId, io, key } } });
+          if (earlier && Date.now() - earlier.createdAt.getTime() < appendLimits.idempotencyKeyTtlMs) {
+            const [first, last] = [Number(earlier.firstSeqNum), Number(earlier.lastSeqNum)];
+            return { ack: { firstSeqNum: first, lastSeqNum: last, tailSeqNum: last + 1 }, deduplicated: true };
+          }
+        }
+        const ack = await this.store.append(tx, channel, data, opts.matchSeqNum ?? undefined);
+        if (key !== undefined) {
+          const seqNums = { firstSeqNum: BigInt(ack.firstSeqNum), lastSeqNum: BigInt(ack.lastSeqNum), createdAt: new Date() };
+          await tx.appendKey.upsert({
+            where: { sessionId_io_key: { sessionId, io, key } },
+            create: { sessionId, io, key, ...seqNums },
+            update: seqNums,
+          });
+        }
+        return { ack, deduplicated: false };
+      },
+      { maxWait: 10_000, timeout: 30_000 },
+    );
+    // The tail a deduplicated append reports is today's, read outside the transaction (PGlite has
+    // one connection, so a store read inside it would wait for the transaction itself).
+    const result: AppendResult = outcome.deduplicated
+      ? { ...outcome.ack, tailSeqNum: await this.store.tail(channel), deduplicated: true }
+      : { ...outcome.ack, deduplicated: false };
+    if (!result.deduplicated) for (const listener of this.listeners) listener(channel, result);
+    return result;
+  }
+}

@@ -1,0 +1,51 @@
+import type { Prisma } from "../generated/prisma/client.js";
+
+export type SessionIO = "OUT" | "IN";
+
+/** A channel: one of the two streams of a session. */
+export interface ChannelKey {
+  sessionId: string;
+  io: SessionIO;
+}
+
+export interface StoredRecord {
+  seqNum: number;
+  timestamp: Date;
+  data: unknown;
+}
+
+export interface AppendAck {
+  firstSeqNum: number;
+  lastSeqNum: number;
+  /** The seqNum the next record will get. */
+  tailSeqNum: number;
+}
+
+/** The database transaction an append runs in; it holds the session and channel locks. */
+export type AppendTransaction = Prisma.TransactionClient;
+
+/** Where clients may reach a channel directly, when the store allows it. */
+export interface ChannelAccess {
+  backend: string;
+  stream: string;
+  basin?: string;
+  endpoint?: string;
+  accessToken?: string;
+  expiresAt?: Date;
+}
+
+/**
+ * Durable, append-only record streams. Appends are serialized per channel by the caller (see
+ * ChannelWriter), which also keeps them from landing after a close.
+ */
+export interface StreamStore {
+  readonly backend: string;
+  /** Stores records at the tail; fails with SEQ_NUM_MISMATCH when matchSeqNum is not the tail. */
+  append(tx: AppendTransaction, channel: ChannelKey, data: unknown[], matchSeqNum?: number): Promise<AppendAck>;
+  /** Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. */
+  read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]>;
+  tail(channel: ChannelKey): Promise<number>;
+  access(channel: ChannelKey, ops: "read" | "write"): Promise<ChannelAccess>;
+}
+
+export const streamName = ({ sessionId, io }: ChannelKey) => `sessions/${sessionId}/${io.toLowerCase()}`;

@@ -1,0 +1,41 @@
+import { can } from "../auth/scopes.js";
+import type { Context } from "../context.js";
+import { badInput } from "../errors.js";
+import type { ChannelKey, SessionIO } from "../realtime/stream-store.js";
+import { requireSession } from "./sessions.js";
+
+export async function readRecords(ctx: Context, channel: ChannelKey, args: { fromSeqNum?: number | null; limit?: number | null }) {
+  const limit = args.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badInput("limit must be between 1 and 1000");
+  return ctx.services.store.read(channel, args.fromSeqNum ?? 0, limit);
+}
+
+export async function appendToSession(
+  ctx: Context,
+  args: { id: string; io: SessionIO; records: { data?: unknown }[]; matchSeqNum?: number | null; idempotencyKey?: string | null },
+) {
+  const session = await requireSession(ctx, args.id);
+  return ctx.services.writer.append(
+    session,
+    { sessionId: session.id, io: args.io },
+    args.records.map((r) => r.data),
+    { matchSeqNum: args.matchSeqNum, idempotencyKey: args.idempotencyKey },
+  );
+}
+
+export async function initializeSessionChannel(ctx: Context, ref: string, io: SessionIO) {
+  const session = await requireSession(ctx, ref);
+  const grants = ctx.auth.principal!.grants;
+  const ops = can(grants, "write", session) ? "write" : "read";
+  const access = await ctx.services.store.access({ sessionId: session.id, io }, ops);
+  return { io, ...access, basin: access.basin ?? null, endpoint: access.endpoint ?? null, accessToken: access.accessToken ?? null, expiresAt: access.expiresAt ?? null };
+}
+
+export async function subscribeRecords(ctx: Context, args: { id: string; io: SessionIO; fromSeqNum?: number | null }) {
+  const session = await requireSession(ctx, args.id);
+  return ctx.services.fanout.subscribe(
+    { sessionId: session.id, io: args.io },
+    args.fromSeqNum ?? undefined,
+    async () => (await ctx.services.sessions.find(session.environmentId, session.id))?.closedAt != null,
+  );
+}

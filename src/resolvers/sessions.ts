@@ -1,0 +1,80 @@
+import type { Context } from "../context.js";
+import { badInput, notFound } from "../errors.js";
+import { encodeCursor } from "../sessions/cursor.js";
+import { limits } from "../sessions/limits.js";
+import { toListQuery, type ListArgs } from "../sessions/list-query.js";
+import type { Session } from "../sessions/session-store.js";
+import {
+  closedReasonSchema,
+  createSessionInputSchema,
+  updateSessionInputSchema,
+  type CreateSessionInput,
+} from "../sessions/validation.js";
+import { environmentId, parseInput } from "./common.js";
+
+/** Loads a session the auth scope already cleared; missing means NOT_FOUND. */
+export async function requireSession(ctx: Context, ref: string): Promise<Session> {
+  const session = await ctx.loadSession(ref);
+  if (!session) throw notFound(`session ${JSON.stringify(ref)}`);
+  return session;
+}
+
+export async function createSession(ctx: Context, input: CreateSessionInput) {
+  const data = parseInput(createSessionInputSchema, input);
+  return ctx.services.sessions.create(environmentId(ctx), data);
+}
+
+export async function updateSession(ctx: Context, ref: string, input: unknown) {
+  const patch = parseInput(updateSessionInputSchema, input);
+  const session = await ctx.services.sessions.update(await requireSession(ctx, ref), patch);
+  ctx.services.watch.changed(session);
+  return session;
+}
+
+export async function closeSession(ctx: Context, ref: string, reason: string | null | undefined) {
+  const why = parseInput(closedReasonSchema, reason);
+  const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), why ?? null);
+  if (changed) ctx.services.watch.changed(session);
+  return session;
+}
+
+export async function listSessions(ctx: Context, args: ListArgs) {
+  const env = environmentId(ctx);
+  const query = toListQuery(args);
+  const page = await ctx.services.sessionsRepository.list(env, query);
+  const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    // Counted only when asked for: it is the expensive half of a list.
+    totalCount: () => ctx.services.sessionsRepository.count(env, query),
+  };
+}
+
+export async function sessionTags(ctx: Context, args: { search?: string | null; first?: number | null }) {
+  const first = args.first ?? 50;
+  if (!Number.isInteger(first) || first < 1 || first > limits.tagPageMax) {
+    throw badInput(`first must be between 1 and ${limits.tagPageMax}`);
+  }
+  return ctx.services.sessionsRepository.tags(environmentId(ctx), args.search ?? undefined, first);
+}
+
+/** The session now, then again after each change, read afresh each time. */
+export async function* watchSession(ctx: Context, ref: string) {
+  const session = await requireSession(ctx, ref);
+  const ticks = ctx.services.watch.watch(session.id);
+  try {
+    yield session;
+    for await (const _tick of ticks) {
+      const current = await ctx.services.sessions.find(session.environmentId, session.id);
+      if (current) yield current;
+    }
+  } finally {
+    await ticks.return();
+  }
+}

@@ -1,0 +1,83 @@
+import SchemaBuilder from "@pothos/core";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
+import { can, canAll, type Action } from "../auth/scopes.js";
+import type { Context } from "../context.js";
+import { forbidden, unauthenticated } from "../errors.js";
+import { isSessionId, isWaitpointId } from "../sessions/ids.js";
+import type { Session } from "../sessions/session-store.js";
+
+/** A session named by reference (friendly id or externalId) or already loaded. */
+export interface SessionAccess {
+  action: Action;
+  session: Session | string;
+}
+
+export interface SchemaTypes {
+  Context: Context;
+  Scalars: {
+    ID: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+    SeqNum: { Input: number; Output: number };
+  };
+  AuthScopes: {
+    authenticated: boolean;
+    secretKey: boolean;
+    readAll: boolean;
+    writeAll: boolean;
+    session: SessionAccess;
+    /** Write access to a session that may not exist yet, by the name a scope gives it. */
+    writeNamed: string;
+  };
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}
+
+export const builder = new SchemaBuilder<SchemaTypes>({
+  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, RelayPlugin],
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    treatErrorsAsUnauthorized: false,
+    unauthorizedError: (_parent, ctx, _info, result) =>
+      ctx.auth.principal ? forbidden(result.message) : unauthenticated(ctx.auth.failure),
+    // Every rule lives here; fields only say which rule applies to them.
+    authScopes: (ctx) => {
+      const grants = ctx.auth.principal?.grants;
+      return {
+        authenticated: Boolean(grants),
+        secretKey: Boolean(grants?.secretKey),
+        readAll: Boolean(grants && canAll(grants, "read")),
+        writeAll: Boolean(grants && canAll(grants, "write")),
+        writeNamed: (name) => Boolean(grants && (canAll(grants, "write") || grants.sessions.get(name)?.has("write"))),
+        session: async ({ action, session }) => {
+          if (!grants) return false;
+          const row = typeof session === "string" ? await ctx.loadSession(session) : session;
+          // Unknown sessions: only a caller who could see any session learns that it is missing.
+          return row ? can(grants, action, row) : canAll(grants, action);
+        },
+      };
+    },
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+    nodesQueryOptions: false,
+    nodeQueryOptions: {
+      authScopes: { authenticated: true },
+    },
+    // Ids are the contract's friendly ids ("session_…", "waitpoint_…"); their prefix names the type.
+    encodeGlobalID: (_typename, id) => String(id),
+    decodeGlobalID: (globalID) => ({
+      typename: isSessionId(globalID) ? "Session" : isWaitpointId(globalID) ? "Waitpoint" : "Unknown",
+      id: globalID,
+    }),
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

@@ -1,0 +1,23 @@
+import * as resolvers from "../resolvers/tokens.js";
+import { builder } from "./builder.js";
+
+const PublicAccessToken = builder.simpleObject("PublicAccessToken", {
+  fields: (t) => ({
+    token: t.string(),
+    scopes: t.stringList(),
+    expiresAt: t.field({ type: "DateTime" }),
+  }),
+});
+
+builder.mutationField("createPublicAccessToken", (t) =>
+  t.field({
+    type: PublicAccessToken,
+    description: "Needs a secret key. Scopes: read|write|admin:sessions[:<id>], read:all, write:all, admin.",
+    args: {
+      scopes: t.arg.stringList({ required: true }),
+      expiresIn: t.arg.string({ defaultValue: "15m" }),
+    },
+    authScopes: { secretKey: true },
+    resolve: (_root, args, ctx) => resolvers.createPublicAccessToken(ctx, args),
+  }),
+);

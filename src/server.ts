@@ -1,0 +1,152 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
+import { createYoga, type Plugin } from "graphql-yoga";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { createContext, type Context } from "./context.js";
+import { contractErrorCodes, maskError } from "./errors-plugin.js";
+import { schema } from "./schema/index.js";
+import type { Services } from "./services.js";
+
+export const GRAPHQL_PATH = "/graphql";
+export const SSE_PATH = "/graphql/stream";
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const WS_PING_MS = 15_000;
+
+interface InitialContext {
+  request?: Request;
+  connectionParams?: Record<string, unknown>;
+}
+
+function healthz(services: Services): Plugin {
+  return {
+    async onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname !== "/healthz") return;
+      try {
+        await services.prisma.$queryRaw`SELECT 1`;
+        if (services.redis) await services.redis.ping();
+        endResponse(fetchAPI.Response.json({ status: "ok", database: services.db.kind, store: services.store.backend }));
+      } catch (error) {
+        services.logger.warn({ err: error }, "health check failed");
+        endResponse(fetchAPI.Response.json({ status: "unavailable" }, { status: 503 }));
+      }
+    },
+  };
+}
+
+const graphiqlQuery = `# Create a session, append to its "in" channel, and watch it live in another tab:
+#   subscription { sessionRecords(id: "chat-1", io: IN, fromSeqNum: 0) { seqNum data } }
+# Put your secret key in Headers as {"Authorization": "Bearer sk_..."}.
+mutation Start {
+  createSession(input: { type: "chat", externalId: "chat-1" }) { isCached session { id status } }
+}
+
+mutation Say {
+  appendToSession(id: "chat-1", io: IN, records: [{ data: { text: "hello" } }]) { firstSeqNum tailSeqNum }
+}
+`;
+
+export function createApp(services: Services) {
+  const yoga = createYoga<InitialContext, Context>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    maxRequestBodySize: MAX_BODY_BYTES,
+    landingPage: false,
+    logging: {
+      debug: (...args) => services.logger.debug(args.map(String).join(" ")),
+      info: (...args) => services.logger.info(args.map(String).join(" ")),
+      warn: (...args) => services.logger.warn(args.map(String).join(" ")),
+      error: (...args) => services.logger.error(args.map(String).join(" ")),
+    },
+    maskedErrors: { maskError: maskError(services.logger) },
+    graphiql: { title: "Sessions", subscriptionsProtocol: "WS", defaultQuery: graphiqlQuery },
+    context: async (initial) => {
+      const authorization =
+        initial.request?.headers.get("authorization") ??
+        (typeof initial.connectionParams?.authorization === "string" ? initial.connectionParams.authorization : undefined);
+      const requestId = initial.request?.headers.get("x-request-id") ?? randomUUID();
+      return createContext(services, await services.authenticator.authenticate(authorization), requestId);
+    },
+    plugins: [
+      healthz(services),
+      useGraphQLSSE({ endpoint: SSE_PATH }),
+      EnvelopArmorPlugin({
+        maxDepth: { n: 10 },
+        costLimit: { maxCost: 5_000 },
+        maxAliases: { n: 30 },
+        maxTokens: { n: 2_000 },
+        maxDirectives: { n: 20 },
+        blockFieldSuggestion: { enabled: false },
+      }),
+      contractErrorCodes,
+    ],
+  });
+
+  const server = createServer(yoga);
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
+  const wsServer = useServer<Record<string, unknown>, { request: IncomingMessage }>(
+    {
+      // The enveloped execute/subscribe carry yoga's plugins (masking, limits) onto WebSocket too.
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams, params });
+        const document = enveloped.parse(params.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await enveloped.contextFactory(),
+          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
+        };
+      },
+    },
+    wss,
+  );
+  // Keep-alive: proxies drop idle sockets, and a dead peer is only noticed when a ping goes unanswered.
+  const alive = new WeakSet<object>();
+  wss.on("connection", (socket) => {
+    alive.add(socket);
+    socket.on("pong", () => alive.add(socket));
+  });
+  const pinger = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) socket.terminate();
+      else {
+        alive.delete(socket);
+        socket.ping();
+      }
+    }
+  }, WS_PING_MS);
+  pinger.unref();
+
+  return {
+    server,
+    yoga,
+    async listen(port: number, host: string) {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      return `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+    },
+    async close() {
+      clearInterval(pinger);
+      await wsServer.dispose();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+type Enveloped = Pick<ReturnType<ReturnType<typeof createYoga>["getEnveloped"]>, "execute" | "subscribe">;
+export type App = ReturnType<typeof createApp>;
+export type { Server };

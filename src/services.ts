@@ -1,0 +1,77 @@
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { Authenticator } from "./auth/principal.js";
+import type { Config } from "./config.js";
+import type { Database } from "./db/database.js";
+import { openDatabase } from "./db/open.js";
+import type { PrismaClient } from "./generated/prisma/client.js";
+import { ChannelFanout } from "./realtime/channel-fanout.js";
+import { ChannelWriter } from "./realtime/channel-writer.js";
+import { LocalStreamStore } from "./realtime/local-stream-store.js";
+import { SessionWatch } from "./realtime/session-watch.js";
+import { LocalSignals, RedisSignals, type Signals } from "./realtime/signals.js";
+import type { StreamStore } from "./realtime/stream-store.js";
+import { PostgresSessionsRepository } from "./sessions/postgres-sessions-repository.js";
+import { SessionStore } from "./sessions/session-store.js";
+import type { SessionsRepository } from "./sessions/sessions-repository.js";
+
+/** Every stateful part of the service, chosen by configuration: production backends or embedded defaults. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  prisma: PrismaClient;
+  redis?: Redis;
+  authenticator: Authenticator;
+  sessions: SessionStore;
+  sessionsRepository: SessionsRepository;
+  store: StreamStore;
+  writer: ChannelWriter;
+  signals: Signals;
+  fanout: ChannelFanout;
+  watch: SessionWatch;
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, logger: Logger): Promise<Services> {
+  const db = await openDatabase(config);
+  const prisma = db.prisma;
+  const logError = (what: string) => (error: unknown) => logger.error({ err: error }, what);
+
+  let redis: Redis | undefined;
+  let signals: Signals = new LocalSignals();
+  if (config.REDIS_URL) {
+    redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+    redis.on("error", logError("redis"));
+    signals = await RedisSignals.connect(redis, logError("redis signal"));
+  }
+
+  const store: StreamStore = new LocalStreamStore(prisma);
+  const writer = new ChannelWriter(prisma, store);
+  const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 10_000, readBatch: 1_000 }, logError("channel fan-out"));
+  writer.onAppend((channel, ack) => signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum }));
+  const watch = new SessionWatch(signals);
+
+  return {
+    config,
+    logger,
+    db,
+    prisma,
+    redis,
+    authenticator: new Authenticator(prisma),
+    sessions: new SessionStore(prisma),
+    sessionsRepository: new PostgresSessionsRepository(prisma),
+    store,
+    writer,
+    signals,
+    fanout,
+    watch,
+    async close() {
+      fanout.close();
+      watch.close();
+      await signals.close();
+      redis?.disconnect();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { Prisma, type PrismaClient, type Session } from "../generated/prisma/client.js";
+import { badInput } from "../errors.js";
+import { isSessionId, newSessionId } from "./ids.js";
+
+export type { Session };
+
+export interface NewSession {
+  type: string;
+  externalId?: string | null;
+  taskIdentifier?: string | null;
+  tags?: string[] | null;
+  metadata?: unknown;
+  expiresAt: Date | null;
+}
+
+export interface SessionPatch {
+  tags?: string[] | null;
+  /** undefined keeps the metadata, null clears it. */
+  metadata?: unknown;
+  externalId?: string | null;
+}
+
+const isUniqueViolation = (e: unknown) => e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002";
+const jsonValue = (v: unknown) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
+
+/** Point reads and writes of session rows, always inside one environment. */
+export class SessionStore {
+  constructor(private prisma: PrismaClient) {}
+
+  /** A friendly id, or else the caller's own externalId. */
+  find(environmentId: string, ref: string): Promise<Session | null> {
+    return isSessionId(ref)
+      ? this.prisma.session.findFirst({ where: { id: ref, environmentId } })
+      : this.prisma.session.findUnique({ where: { environmentId_externalId: { environmentId, externalId: ref } } });
+  }
+
+  findMany(environmentId: string, ids: string[]): Promise<Session[]> {
+    return this.prisma.session.findMany({ where: { environmentId, id: { in: ids } } });
+  }
+
+  /**
+   * Idempotent by externalId: the unique index decides between concurrent creates, so exactly
+   * one of them inserts and every other returns that row as cached.
+   */
+  async create(environmentId: string, input: NewSession): Promise<{ session: Session; isCached: boolean }> {
+    if (input.externalId) {
+      const existing = await this.find(environmentId, input.externalId);
+      if (existing) return { session: existing, isCached: true };
+    }
+    try {
+      const session = await this.prisma.session.create({
+        data: {
+          id: newSessionId(),
+          environmentId,
+          type: input.type,
+          externalId: input.externalId ?? null,
+          taskIdentifier: input.taskIdentifier ?? null,
+          tags: input.tags ?? [],
+          metadata: input.metadata === undefined ? Prisma.DbNull : jsonValue(input.metadata),
+          expiresAt: input.expiresAt,
+        },
+      });
+      return { session, isCached: false };
+    } catch (error) {
+      if (!input.externalId || !isUniqueViolation(error)) throw error;
+      const winner = await this.find(environmentId, input.externalId);
+      if (!winner) throw error;
+      return { session: winner, isCached: true };
+    }
+  }
+
+  async update(session: Session, patch: SessionPatch): Promise<Session> {
+    try {
+      return await this.prisma.session.update({
+        where: { id: session.id },
+        data: {
+          ...(patch.tags != null && { tags: patch.tags }),
+          ...(patch.metadata !== undefined && { metadata: jsonValue(patch.metadata) }),
+          ...(patch.externalId != null && { externalId: patch.externalId }),
+          updatedAt: new Date(),
+        },
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw badInput(`externalId "${patch.externalId}" is used by another session`);
+      throw error;
+    }
+  }
+
+  /** Write-once: a conditional update, so of concurrent closes only the first sets closedAt/reason. */
+  async close(session: Session, reason: string | null): Promise<{ session: Session; changed: boolean }> {
+    const now = new Date();
+    const { count } = await this.prisma.session.updateMany({
+      where: { id: session.id, closedAt: null },
+      data: { closedAt: now, closedReason: reason, updatedAt: now },
+    });
+    const current = await this.prisma.session.findUniqueOrThrow({ where: { id: session.id } });
+    return { session: current, changed: count === 1 };
+  }
+}

@@ -1,0 +1,59 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { SESSION_ID_PREFIX } from "./ids.js";
+import { limits } from "./limits.js";
+
+const text = (name: string, max: number) =>
+  z.string().trim().min(1, `${name} must not be empty`).max(max, `${name} is at most ${max} characters`);
+
+export const externalIdSchema = text("externalId", limits.externalIdLength).refine(
+  (s) => !s.startsWith(SESSION_ID_PREFIX),
+  `externalId must not start with "${SESSION_ID_PREFIX}"`,
+);
+
+export const tagsSchema = z
+  .array(text("a tag", limits.tagLength))
+  .max(limits.tagsPerSession, `at most ${limits.tagsPerSession} tags`)
+  .transform((tags) => [...new Set(tags)]);
+
+export const metadataSchema = z.unknown().refine(
+  (v) => Buffer.byteLength(JSON.stringify(v) ?? "null") <= limits.metadataBytes,
+  `metadata is at most ${limits.metadataBytes} bytes of JSON`,
+);
+
+export const durationSchema = (name: string, maxMs: number) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === undefined) ctx.addIssue({ code: "custom", message: `${name} must be a duration like "30s", "15m", "6h" or "7d"` });
+      else if (ms > maxMs) ctx.addIssue({ code: "custom", message: `${name} is at most ${Math.floor(maxMs / 86_400_000)}d` });
+      return ms ?? 0;
+    });
+
+export const createSessionInputSchema = z
+  .object({
+    type: text("type", limits.typeLength),
+    externalId: externalIdSchema.nullish(),
+    taskIdentifier: text("taskIdentifier", limits.taskIdentifierLength).nullish(),
+    tags: tagsSchema.nullish(),
+    metadata: metadataSchema.nullish(),
+    expiresAt: z.date().nullish(),
+    ttl: durationSchema("ttl", limits.maxTtlMs).nullish(),
+  })
+  .transform(({ ttl, expiresAt, ...rest }, ctx) => {
+    const expiry = expiresAt ?? (ttl ? new Date(Date.now() + ttl) : null);
+    if (expiresAt && expiresAt.getTime() <= Date.now()) {
+      ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "expiresAt must be in the future" });
+    }
+    return { ...rest, expiresAt: expiry };
+  });
+export type CreateSessionInput = z.input<typeof createSessionInputSchema>;
+
+export const updateSessionInputSchema = z.object({
+  tags: tagsSchema.nullish(),
+  metadata: metadataSchema.optional(),
+  externalId: externalIdSchema.nullish(),
+});
+
+export const closedReasonSchema = text("reason", limits.closedReasonLength).nullish();
