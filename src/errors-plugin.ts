@@ -1,23 +1,31 @@
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
-import { ApiError, errorCodes } from "./errors.js";
+import { errorCodes } from "./errors.js";
 
 const known = new Set<string>(errorCodes);
 
+// Duck-typed rather than instanceof: graphql can be loaded twice (its CJS and ESM builds), and an
+// error from the other copy must still be recognised.
+const isGraphQLError = (e: unknown): e is GraphQLError => e instanceof Error && e.name === "GraphQLError";
+const contractCode = (e: unknown) => {
+  const code = isGraphQLError(e) ? e.extensions?.code : undefined;
+  return typeof code === "string" && known.has(code) ? code : undefined;
+};
+
 /**
- * The one place errors are shaped for clients. Our own ApiErrors pass through; anything else
- * thrown while resolving is logged with its context and replaced by a generic message.
+ * The one place errors are shaped for clients. Our own ApiErrors and graphql-js's request errors
+ * pass through; anything else thrown while resolving is logged with its context and replaced by
+ * a generic message.
  */
 export function maskError(logger: Logger) {
-  return (error: unknown, _message: string): Error => {
-    if (error instanceof ApiError) return error;
-    if (error instanceof GraphQLError) {
+  return (error: unknown): Error => {
+    if (contractCode(error)) return error as GraphQLError;
+    if (isGraphQLError(error)) {
       const original = error.originalError;
-      if (!original || original instanceof ApiError || (original instanceof GraphQLError && !original.originalError)) {
-        return original instanceof ApiError
-          ? new ApiError(original.extensions.code as never, original.message)
-          : error;
+      // A located wrapper of one of our errors, or a request error from graphql-js itself.
+      if (contractCode(original) || !original || (isGraphQLError(original) && !original.originalError)) {
+        return new GraphQLError(error.message, { ...error, extensions: { ...(original as GraphQLError | undefined)?.extensions, ...error.extensions } });
       }
       logger.error({ err: original, path: error.path?.join(".") }, "internal error while resolving");
     } else {
@@ -25,7 +33,7 @@ export function maskError(logger: Logger) {
     }
     return new GraphQLError("Internal server error", {
       extensions: { code: "INTERNAL_SERVER_ERROR" },
-      path: error instanceof GraphQLError ? error.path : undefined,
+      path: isGraphQLError(error) ? error.path : undefined,
     });
   };
 }

@@ -31,12 +31,14 @@ export interface SchemaTypes {
     /** Write access to a session that may not exist yet, by the name a scope gives it. */
     writeNamed: string;
   };
+  DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }
 
 export const builder = new SchemaBuilder<SchemaTypes>({
   plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, RelayPlugin],
+  defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,
     treatErrorsAsUnauthorized: false,
@@ -68,6 +70,8 @@ export const builder = new SchemaBuilder<SchemaTypes>({
     nodesQueryOptions: false,
     nodeQueryOptions: {
       authScopes: { authenticated: true },
+      // An id of no known type is simply not found.
+      resolve: (_root, args, _ctx, _info, resolveNode) => (args.id.typename === "Unknown" ? null : resolveNode(args.id)),
     },
     // Ids are the contract's friendly ids ("session_…", "waitpoint_…"); their prefix names the type.
     encodeGlobalID: (_typename, id) => String(id),

@@ -1,0 +1,4 @@
+import { printSchema } from "graphql";
+import { schema } from "./index.js";
+
+export const printSchemaFile = () => `${printSchema(schema)}\n`;

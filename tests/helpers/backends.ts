@@ -1,0 +1,37 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+export type BackendName = "pglite" | "postgres";
+export const backendNames: BackendName[] = ["pglite", "postgres"];
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the suite with \`npm test\`, which starts PostgreSQL and Redis`);
+  return value;
+}
+
+export const redisUrl = () => required("TEST_REDIS_URL");
+
+/** A new, empty database on the suite's PostgreSQL server. */
+export async function freshPostgresDatabase(): Promise<string> {
+  const admin = new URL(required("TEST_DATABASE_URL"));
+  const name = `t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  admin.pathname = `/${name}`;
+  return admin.toString();
+}
+
+export const tempDir = (prefix = "sessions-") => mkdtempSync(join(process.env.TEST_RUNTIME_DIR ?? tmpdir(), prefix));
+
+/** Configuration for one backend: PGlite in a fresh directory, or a fresh PostgreSQL database. */
+export async function backendEnv(name: BackendName): Promise<Record<string, string>> {
+  return name === "pglite" ? { DATA_DIR: tempDir() } : { DATA_DIR: tempDir(), DATABASE_URL: await freshPostgresDatabase() };
+}

@@ -1,0 +1,63 @@
+import pino from "pino";
+import { createEnvironment } from "../../src/auth/environments.js";
+import { loadConfig } from "../../src/config.js";
+import { createApp } from "../../src/server.js";
+import { createServices, type Services } from "../../src/services.js";
+import { backendEnv, type BackendName } from "./backends.js";
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: { code?: string } }[];
+}
+
+export type Gql = <T = Record<string, any>>(query: string, variables?: Record<string, unknown>) => Promise<GraphQLResponse<T>>;
+
+export function gqlClient(url: string, token?: string): Gql {
+  return async (query, variables) => {
+    const res = await fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as GraphQLResponse<any>;
+  };
+}
+
+export interface TestServer {
+  url: string;
+  wsUrl: string;
+  services: Services;
+  env: Record<string, string>;
+  /** A new environment with its own secret key: tests isolate themselves by environment. */
+  newEnvironment(): Promise<{ id: string; secretKey: string; gql: Gql }>;
+  close(): Promise<void>;
+}
+
+let envCounter = 0;
+
+/** The real service, in this process, on a free port, over the given backend. */
+export async function startServer(backend: BackendName | Record<string, string>, extra: Record<string, string> = {}): Promise<TestServer> {
+  const env = { ...(typeof backend === "string" ? await backendEnv(backend) : backend), ...extra };
+  const config = loadConfig({ ...env, PORT: "0", HOST: "127.0.0.1" });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const services = await createServices(config, logger);
+  const app = createApp(services);
+  const url = await app.listen(0, "127.0.0.1");
+  return {
+    url,
+    wsUrl: `${url.replace(/^http/, "ws")}/graphql`,
+    services,
+    env,
+    async newEnvironment() {
+      const slug = `t${process.pid}-${++envCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      const { environment, secretKey } = await createEnvironment(services.prisma, slug);
+      return { id: environment.id, secretKey, gql: gqlClient(url, secretKey) };
+    },
+    async close() {
+      await app.close();
+      await services.close();
+    },
+  };
+}
+
+export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);
