@@ -1,0 +1,19 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { printSchemaFile } from "../src/schema/print.js";
+
+const root = new URL("../", import.meta.url);
+const checker = new URL("../shared/contract/check-contract.mjs", root);
+
+describe("schema contract", () => {
+  it("has a committed schema.graphql that matches the server (run `npm run schema:print`)", () => {
+    expect(readFileSync(new URL("schema.graphql", root), "utf8")).toBe(printSchemaFile());
+  });
+
+  it("meets ../shared/contract/schema.graphql", () => {
+    expect(existsSync(checker), "the contract checker is missing beside the project").toBe(true);
+    const out = execFileSync("node", [checker.pathname, "schema.graphql"], { cwd: root.pathname, encoding: "utf8" });
+    expect(out).toContain("contract: ok");
+  });
+});
