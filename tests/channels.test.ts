@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backendNames } from "./helpers/backends.js";
+import { codes, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+
+const APPEND = `mutation($id: ID!, $io: SessionIO!, $records: [AppendRecordInput!]!, $match: SeqNum, $key: String) {
+  appendToSession(id: $id, io: $io, records: $records, matchSeqNum: $match, idempotencyKey: $key) {
+    firstSeqNum lastSeqNum tailSeqNum deduplicated } }`;
+const READ = `query($id: ID!, $from: SeqNum, $limit: Int) { session(id: $id) {
+  out { io tailSeqNum records(fromSeqNum: $from, limit: $limit) { seqNum timestamp data } }
+  in { io tailSeqNum records(fromSeqNum: $from, limit: $limit) { seqNum data } } } }`;
+
+describe.each(backendNames)("channels on %s (local store)", (backend) => {
+  let server: TestServer;
+  let gql: Gql;
+  const newSession = async () =>
+    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const records = (...data: unknown[]) => data.map((d) => ({ data: d }));
+
+  beforeAll(async () => {
+    server = await startServer(backend);
+    gql = (await server.newEnvironment()).gql;
+  });
+  afterAll(() => server?.close());
+
+  it("appends batches in order with dense seqNums per channel, and reads from any seqNum", async () => {
+    const id = await newSession();
+    const a = await gql(APPEND, { id, io: "OUT", records: records({ t: "a" }, [1, 2], "c") });
+    expect(a.data!.appendToSession).toEqual({ firstSeqNum: 0, lastSeqNum: 2, tailSeqNum: 3, deduplicated: false });
+    const b = await gql(APPEND, { id, io: "OUT", records: records(4.5, false) });
+    expect(b.data!.appendToSession).toMatchObject({ firstSeqNum: 3, lastSeqNum: 4, tailSeqNum: 5 });
+    const c = await gql(APPEND, { id, io: "IN", records: records("first in") });
+    expect(c.data!.appendToSession).toMatchObject({ firstSeqNum: 0, tailSeqNum: 1 });
+
+    const all = (await gql(READ, { id })).data!.session;
+    expect(all.out.tailSeqNum).toBe(5);
+    expect(all.out.records.map((r: any) => [r.seqNum, r.data])).toEqual([[0, { t: "a" }], [1, [1, 2]], [2, "c"], [3, 4.5], [4, false]]);
+    expect(all.out.records[0].timestamp).toMatch(/Z$/);
+    expect(all.in).toMatchObject({ io: "IN", tailSeqNum: 1, records: [{ seqNum: 0, data: "first in" }] });
+    const page = (await gql(READ, { id, from: 2, limit: 2 })).data!.session.out.records;
+    expect(page.map((r: any) => r.seqNum)).toEqual([2, 3]);
+    expect((await gql(READ, { id, from: 99 })).data!.session.out.records).toEqual([]);
+  });
+
+  it("keeps concurrent appends atomic and gap-free", async () => {
+    const id = await newSession();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gql(APPEND, { id, io: "IN", records: records(`${i}-a`, `${i}-b`, `${i}-c`) })),
+    );
+    const acks = results.map((r) => r.data!.appendToSession).sort((x, y) => x.firstSeqNum - y.firstSeqNum);
+    acks.forEach((ack, i) => expect(ack).toMatchObject({ firstSeqNum: i * 3, lastSeqNum: i * 3 + 2 }));
+    const stored = (await gql(READ, { id, limit: 1000 })).data!.session.in.records;
+    expect(stored).toHaveLength(60);
+    for (let i = 0; i < 60; i += 3) {
+      const prefix = String(stored[i].data).split("-")[0];
+      expect(stored.slice(i, i + 3).map((r: any) => r.data)).toEqual([`${prefix}-a`, `${prefix}-b`, `${prefix}-c`]);
+    }
+  });
+
+  it("enforces matchSeqNum", async () => {
+    const id = await newSession();
+    expect((await gql(APPEND, { id, io: "OUT", records: records(1), match: 0 })).data!.appendToSession.lastSeqNum).toBe(0);
+    const stale = await gql(APPEND, { id, io: "OUT", records: records(2), match: 0 });
+    expect(codes(stale)).toEqual(["SEQ_NUM_MISMATCH"]);
+    expect((await gql(APPEND, { id, io: "OUT", records: records(2), match: 1 })).data!.appendToSession.lastSeqNum).toBe(1);
+    expect((await gql(READ, { id })).data!.session.out.tailSeqNum).toBe(2);
+  });
+
+  it("deduplicates a retried append by idempotencyKey", async () => {
+    const id = await newSession();
+    const first = await gql(APPEND, { id, io: "OUT", records: records("x", "y"), key: "turn-1" });
+    expect(first.data!.appendToSession).toMatchObject({ firstSeqNum: 0, lastSeqNum: 1, deduplicated: false });
+    await gql(APPEND, { id, io: "OUT", records: records("z") });
+    const retry = await gql(APPEND, { id, io: "OUT", records: records("x", "y"), key: "turn-1" });
+    expect(retry.data!.appendToSession).toEqual({ firstSeqNum: 0, lastSeqNum: 1, tailSeqNum: 3, deduplicated: true });
+    // The same key on the other channel is a different append.
+    expect((await gql(APPEND, { id, io: "IN", records: records("x"), key: "turn-1" })).data!.appendToSession.deduplicated).toBe(false);
+    const concurrent = await Promise.all(Array.from({ length: 8 }, () => gql(APPEND, { id, io: "OUT", records: records("once"), key: "turn-2" })));
+    expect(concurrent.filter((r) => r.data?.appendToSession.deduplicated === false)).toHaveLength(1);
+    expect((await gql(READ, { id })).data!.session.out.tailSeqNum).toBe(4);
+  });
+
+  it("rejects bad appends without storing anything", async () => {
+    const id = await newSession();
+    await gql(APPEND, { id, io: "OUT", records: records("keep") });
+    const big = "x".repeat(1024 * 1024);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ records: [] }, "BAD_USER_INPUT"],
+      [{ records: records(...Array.from({ length: 1001 }, (_, i) => i)) }, "PAYLOAD_TOO_LARGE"],
+      [{ records: records(big) }, "PAYLOAD_TOO_LARGE"],
+      [{ records: records("x".repeat(600_000), "y".repeat(600_000)) }, "PAYLOAD_TOO_LARGE"],
+      [{ records: records(1), key: "" }, "BAD_USER_INPUT"],
+      [{ records: records(1), match: -1 }, "BAD_USER_INPUT"],
+      [{ records: records(1), io: "SIDEWAYS" }, "BAD_USER_INPUT"],
+      [{ records: [{}] }, "BAD_USER_INPUT"],
+      [{ records: records(1), id: "no-such-session" }, "NOT_FOUND"],
+    ];
+    for (const [vars, code] of cases) {
+      const r = await gql(APPEND, { id, io: "OUT", ...vars });
+      expect(codes(r), JSON.stringify(vars).slice(0, 80)).toEqual([code]);
+    }
+    const limit = await gql(READ, { id, limit: 1001 });
+    expect(codes(limit)).toEqual(["BAD_USER_INPUT"]);
+    expect((await gql(READ, { id })).data!.session.out).toMatchObject({ tailSeqNum: 1, records: [{ data: "keep" }] });
+  });
+
+  it("refuses appends once closed, and never lets one land after the close is acknowledged", async () => {
+    const id = await newSession();
+    let acked = 0;
+    const appends = Array.from({ length: 40 }, (_, i) =>
+      gql(APPEND, { id, io: "IN", records: records(i) }).then((r) => {
+        if (r.data?.appendToSession) acked++;
+        else expect(codes(r)).toEqual(["SESSION_CLOSED"]);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    const close = await gql(`mutation($id: ID!) { closeSession(id: $id) { status } }`, { id });
+    expect(close.data!.closeSession.status).toBe("CLOSED");
+    const tailAtClose = (await gql(READ, { id })).data!.session.in.tailSeqNum;
+    await Promise.all(appends);
+    const after = (await gql(READ, { id, limit: 1000 })).data!.session.in;
+    expect(after.tailSeqNum).toBe(tailAtClose);
+    expect(after.records).toHaveLength(acked);
+    expect(codes(await gql(APPEND, { id, io: "OUT", records: records("late") }))).toEqual(["SESSION_CLOSED"]);
+  });
+
+  it("describes the channel for direct access", async () => {
+    const id = await newSession();
+    const r = await gql(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: OUT) { io backend stream basin endpoint accessToken expiresAt } }`, { id });
+    expect(r.data!.initializeSessionChannel).toEqual({ io: "OUT", backend: "local", stream: `sessions/${id}/out`, basin: null, endpoint: null, accessToken: null, expiresAt: null });
+  });
+});
