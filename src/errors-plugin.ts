@@ -56,3 +56,18 @@ export const contractErrorCodes: Plugin = {
     }
   },
 };
+
+/**
+ * A subscription refused before it starts (auth, missing session) yields `{ errors }`.
+ * graphql-sse only recognises a result that has a `data` key, and otherwise answers 400
+ * "Unable to detect operation AST"; `data: null` lets the client see the real error.
+ */
+export const subscriptionErrorsWithData: Plugin = {
+  onSubscribe() {
+    return {
+      onSubscribeResult({ result, setResult }) {
+        if (!(Symbol.asyncIterator in result) && !("data" in result)) setResult({ ...result, data: null });
+      },
+    };
+  },
+};

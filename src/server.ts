@@ -7,7 +7,7 @@ import { createYoga, type Plugin } from "graphql-yoga";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createContext, type Context } from "./context.js";
-import { contractErrorCodes, maskError } from "./errors-plugin.js";
+import { contractErrorCodes, maskError, subscriptionErrorsWithData } from "./errors-plugin.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
 
@@ -82,6 +82,7 @@ export function createApp(services: Services) {
         blockFieldSuggestion: { enabled: false },
       }),
       contractErrorCodes,
+      subscriptionErrorsWithData,
     ],
   });
 

@@ -26,7 +26,7 @@ export function subscribe<T = any>(
 ): Received<T> {
   const items: T[] = [];
   const errors: unknown[] = [];
-  let waiters: (() => void)[] = [];
+  let waiters: (() => boolean)[] = [];
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   const received: Received<T> = {
@@ -45,7 +45,7 @@ export function subscribe<T = any>(
           }
           return false;
         };
-        if (!check()) waiters.push(() => void check());
+        if (!check()) waiters.push(check);
       });
     },
     stop: () => {},
@@ -54,9 +54,7 @@ export function subscribe<T = any>(
     next: (value: { data?: Record<string, T> | null; errors?: unknown[] }) => {
       if (value.errors) errors.push(...value.errors);
       if (value.data) items.push(Object.values(value.data)[0] as T);
-      const w = waiters;
-      waiters = [];
-      w.forEach((f) => f());
+      waiters = waiters.filter((satisfied) => !satisfied());
     },
     error: (error: unknown) => {
       errors.push(error);

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { subscribe, transports } from "./helpers/clients.js";
+import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+
+const RECORDS = `subscription($id: ID!, $io: SessionIO!, $from: SeqNum) { sessionRecords(id: $id, io: $io, fromSeqNum: $from) { seqNum data } }`;
+const APPEND = `mutation($id: ID!, $records: [AppendRecordInput!]!) { appendToSession(id: $id, io: OUT, records: $records) { lastSeqNum } }`;
+const seqs = (items: { seqNum: number }[]) => items.map((r) => r.seqNum);
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe.each(transports)("subscriptions over %s", (transport) => {
+  let server: TestServer;
+  let gql: Gql;
+  let key: string;
+  const newSession = async () =>
+    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const append = async (id: string, ...data: unknown[]) => {
+    const r = await gql(APPEND, { id, records: data.map((d) => ({ data: d })) });
+    expect(r.errors).toBeUndefined();
+  };
+
+  beforeAll(async () => {
+    server = await startServer("pglite");
+    const env = await server.newEnvironment();
+    gql = env.gql;
+    key = env.secretKey;
+  });
+  afterAll(() => server?.close());
+
+  it("replays from a seqNum, then follows live, with no gap or duplicate", async () => {
+    const id = await newSession();
+    await append(id, ...range(0, 5));
+    const sub = subscribe(server, transport, key, RECORDS, { id, io: "OUT", from: 2 });
+    expect(seqs(await sub.waitFor(3))).toEqual([2, 3, 4]);
+    // Appends racing the switch from replay to live.
+    await Promise.all([append(id, 5, 6), append(id, 7)]);
+    for (let i = 8; i < 20; i++) await append(id, i);
+    const got = await sub.waitFor(18);
+    expect(seqs(got)).toEqual(range(2, 20));
+    expect(got.map((r: any) => r.data).sort((a: number, b: number) => a - b)).toEqual(range(2, 20));
+    sub.stop();
+  });
+
+  it("starts at the tail when no fromSeqNum is given", async () => {
+    const id = await newSession();
+    await append(id, "old");
+    const sub = subscribe(server, transport, key, RECORDS, { id, io: "OUT" });
+    // The subscription is live once the follower exists; give it a moment, then append.
+    await new Promise((r) => setTimeout(r, 300));
+    await append(id, "new");
+    expect((await sub.waitFor(1)).map((r: any) => r.data)).toEqual(["new"]);
+    sub.stop();
+  });
+
+  it("resumes after a disconnect exactly where it stopped", async () => {
+    const id = await newSession();
+    await append(id, ...range(0, 10));
+    const first = subscribe(server, transport, key, RECORDS, { id, io: "OUT", from: 0 });
+    const seen = await first.waitFor(10);
+    first.stop();
+    await append(id, ...range(10, 15));
+    const last = seen.at(-1)!.seqNum;
+    const second = subscribe(server, transport, key, RECORDS, { id, io: "OUT", from: last + 1 });
+    await append(id, 15);
+    expect(seqs(await second.waitFor(6))).toEqual(range(10, 16));
+    second.stop();
+  });
+
+  it("completes once the session is closed and every earlier record is delivered", async () => {
+    const id = await newSession();
+    const sub = subscribe(server, transport, key, RECORDS, { id, io: "OUT", from: 0 });
+    await append(id, ...range(0, 50));
+    await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
+    await sub.done;
+    expect(sub.completed).toBe(true);
+    expect(seqs(sub.items)).toEqual(range(0, 50));
+    // Subscribing to a closed session replays and completes.
+    const late = subscribe(server, transport, key, RECORDS, { id, io: "OUT", from: 45 });
+    await late.done;
+    expect([late.completed, seqs(late.items)]).toEqual([true, range(45, 50)]);
+  });
+
+  it("shares one follower per channel among its subscribers", async () => {
+    const id = await newSession();
+    const before = server.services.fanout.followerCount;
+    const subs = Array.from({ length: 5 }, () => subscribe(server, transport, key, RECORDS, { id, io: "OUT", from: 0 }));
+    await append(id, "a", "b");
+    for (const s of subs) expect(seqs(await s.waitFor(2))).toEqual([0, 1]);
+    expect(server.services.fanout.followerCount).toBe(before + 1);
+    subs.forEach((s) => s.stop());
+  });
+
+  it("sends the session, then each change", async () => {
+    const id = await newSession();
+    const sub = subscribe(server, transport, key, `subscription($id: ID!) { sessionChanged(id: $id) { tags status } }`, { id });
+    expect(await sub.waitFor(1)).toEqual([{ tags: [], status: "ACTIVE" }]);
+    await gql(`mutation($id: ID!) { updateSession(id: $id, input: { tags: ["x"] }) { id } }`, { id });
+    await sub.waitFor(2);
+    await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
+    expect((await sub.waitFor(3)).slice(1)).toEqual([{ tags: ["x"], status: "ACTIVE" }, { tags: ["x"], status: "CLOSED" }]);
+    sub.stop();
+  });
+
+  it("checks scopes on subscribe", async () => {
+    const id = await newSession();
+    const other = await newSession();
+    const token = (await gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: [`read:sessions:${id}`] }))
+      .data!.createPublicAccessToken.token;
+    const denied = subscribe(server, transport, token, RECORDS, { id: other, io: "OUT", from: 0 });
+    await denied.done;
+    expect(JSON.stringify(denied.errors)).toMatch(/FORBIDDEN|not allowed/);
+    const anonymous = subscribe(server, transport, "nope", RECORDS, { id, io: "OUT", from: 0 });
+    await anonymous.done;
+    expect(JSON.stringify(anonymous.errors)).toMatch(/UNAUTHENTICATED|invalid access token/);
+    await append(id, "visible");
+    const allowed = subscribe(server, transport, token, RECORDS, { id, io: "OUT", from: 0 });
+    expect((await allowed.waitFor(1)).map((r: any) => r.data)).toEqual(["visible"]);
+    allowed.stop();
+  });
+});
+
+describe("subscriptions across processes", () => {
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    const { backendEnv, redisUrl } = await import("./helpers/backends.js");
+    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() };
+    a = await startServer(env);
+    b = await startServer({ ...env, DATA_DIR: `${env.DATA_DIR}-b` });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it("delivers an append on one node to subscribers on another, through Redis", async () => {
+    const { secretKey, gql } = await a.newEnvironment();
+    const id = (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id;
+    const onB = subscribe(b, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    const sseOnB = subscribe(b, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 10; i++) await gql(APPEND, { id, records: [{ data: i }] });
+    expect(seqs(await onB.waitFor(10))).toEqual(range(0, 10));
+    expect(seqs(await sseOnB.waitFor(10))).toEqual(range(0, 10));
+    await gqlClient(b.url, secretKey)(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
+    await gql(APPEND, { id, records: [{ data: "late" }] }).then((r) => expect(codes(r)).toEqual(["SESSION_CLOSED"]));
+    await Promise.all([onB.done, sseOnB.done]);
+    expect([onB.completed, sseOnB.completed]).toEqual([true, true]);
+  });
+});
