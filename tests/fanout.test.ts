@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { ChannelFanout } from "../src/realtime/channel-fanout.js";
+import { LocalSignals } from "../src/realtime/signals.js";
+import type { ChannelKey, StoredRecord, StreamStore } from "../src/realtime/stream-store.js";
+
+/** An in-memory store: unit tests of the fan-out logic only; integration tests use the real ones. */
+class MemoryStore implements StreamStore {
+  readonly backend = "memory";
+  records: StoredRecord[] = [];
+  reads = 0;
+  async append(_tx: unknown, _c: ChannelKey, data: unknown[]) {
+    const first = this.records.length;
+    for (const d of data) this.records.push({ seqNum: this.records.length, timestamp: new Date(), data: d });
+    return { firstSeqNum: first, lastSeqNum: this.records.length - 1, tailSeqNum: this.records.length };
+  }
+  async read(_c: ChannelKey, from: number, limit: number) {
+    this.reads++;
+    await new Promise((r) => setTimeout(r, 1));
+    return this.records.slice(from, from + limit);
+  }
+  async tail() {
+    return this.records.length;
+  }
+  async access() {
+    return { backend: this.backend, stream: "s" };
+  }
+}
+
+const channel: ChannelKey = { sessionId: "session_x", io: "OUT" };
+
+function setup(subscriberBuffer = 100) {
+  const store = new MemoryStore();
+  const signals = new LocalSignals();
+  const fanout = new ChannelFanout(store, signals, { subscriberBuffer, readBatch: 7 }, (e) => {
+    throw e;
+  });
+  const append = async (...data: unknown[]) => {
+    const ack = await store.append(null, channel, data);
+    signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
+  };
+  return { store, signals, fanout, append };
+}
+
+async function take(it: AsyncIterator<StoredRecord>, n: number) {
+  const out: number[] = [];
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done) break;
+    out.push(r.value.seqNum);
+  }
+  return out;
+}
+
+describe("channel fan-out", () => {
+  it("switches from replay to live without gap or duplicate while appends keep coming", async () => {
+    const { fanout, append } = setup();
+    await append(...Array.from({ length: 30 }, (_, i) => i));
+    const its = [0, 10, 29].map((from) => fanout.subscribe(channel, from, async () => false));
+    const writer = (async () => {
+      for (let i = 30; i < 80; i++) await append(i);
+    })();
+    const results = await Promise.all(its.map((it, i) => take(it, 80 - [0, 10, 29][i]!)));
+    await writer;
+    results.forEach((seqs, i) => expect(seqs).toEqual(Array.from({ length: 80 - [0, 10, 29][i]! }, (_, k) => k + [0, 10, 29][i]!)));
+    expect(fanout.followerCount).toBe(1);
+    its.forEach((it) => it.return?.());
+    await new Promise((r) => setTimeout(r, 5));
+    expect(fanout.followerCount).toBe(0);
+  });
+
+  it("reads each live record from the store once, whatever the number of subscribers", async () => {
+    const { store, fanout, append } = setup();
+    const its = Array.from({ length: 50 }, () => fanout.subscribe(channel, undefined, async () => false));
+    await new Promise((r) => setTimeout(r, 10));
+    const before = store.reads;
+    await append("a");
+    const got = await Promise.all(its.map((it) => take(it, 1)));
+    expect(got.every((g) => g[0] === 0)).toBe(true);
+    expect(store.reads - before).toBe(1);
+  });
+
+  it("cuts off a subscriber that does not keep up, without touching the others", async () => {
+    const { fanout, append } = setup(10);
+    const slow = fanout.subscribe(channel, undefined, async () => false);
+    const fast = fanout.subscribe(channel, undefined, async () => false);
+    await new Promise((r) => setTimeout(r, 10));
+    const fastSeen = take(fast, 30);
+    for (let i = 0; i < 30; i++) await append(i);
+    expect(await fastSeen).toHaveLength(30);
+    await expect(slow.next()).rejects.toMatchObject({ extensions: { code: "RATE_LIMITED" } });
+  });
+
+  it("completes subscribers when the session closes, after the last records", async () => {
+    const { fanout, append, signals } = setup();
+    let closed = false;
+    const it = fanout.subscribe(channel, 0, async () => closed);
+    await append(1, 2, 3);
+    closed = true;
+    signals.publish({ kind: "session", sessionId: channel.sessionId, closed: true });
+    expect(await take(it, 10)).toEqual([0, 1, 2]);
+    // A subscriber arriving after the close replays and completes.
+    expect(await take(fanout.subscribe(channel, 1, async () => true), 10)).toEqual([1, 2]);
+  });
+});

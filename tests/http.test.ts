@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type TestServer } from "./helpers/test-server.js";
+
+describe("HTTP surface", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("postgres");
+  });
+  afterAll(() => server?.close().catch(() => {}));
+
+  it("serves GraphiQL to browsers on GET /graphql", async () => {
+    const res = await fetch(`${server.url}/graphql`, { headers: { accept: "text/html" } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/graphiql/i);
+  });
+
+  it("refuses oversized bodies and queries past the limits with a clear error", async () => {
+    const { secretKey } = await server.newEnvironment();
+    const huge = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secretKey}` },
+      body: JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(5 * 1024 * 1024) } }),
+    });
+    expect(huge.status).toBe(413);
+    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: sessionTags(first: 1)`).join(" ");
+    const r = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secretKey}` },
+      body: JSON.stringify({ query: `{ ${aliases} }` }),
+    });
+    const body = (await r.json()) as { data?: unknown; errors?: { extensions: { code: string } }[] };
+    expect(body.data ?? null).toBeNull();
+    expect(body.errors?.[0]?.extensions.code).toBe("BAD_USER_INPUT");
+  });
+
+  it("answers /healthz with 200 while ready and 503 once the database is gone", async () => {
+    const ok = await fetch(`${server.url}/healthz`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: "ok" });
+    await server.services.db.close();
+    const down = await fetch(`${server.url}/healthz`);
+    expect(down.status).toBe(503);
+  });
+});
