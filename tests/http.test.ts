@@ -33,12 +33,18 @@ describe("HTTP surface", () => {
     expect(body.errors?.[0]?.extensions.code).toBe("BAD_USER_INPUT");
   });
 
-  it("answers /healthz with 200 while ready and 503 once the database is gone", async () => {
+  it("answers /healthz with 200 while ready and 503 once the database is gone; masks internal errors", async () => {
+    const { gql } = await server.newEnvironment();
+    expect((await gql(`{ sessions { totalCount } }`)).errors).toBeUndefined();
     const ok = await fetch(`${server.url}/healthz`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ status: "ok" });
     await server.services.db.close();
     const down = await fetch(`${server.url}/healthz`);
     expect(down.status).toBe(503);
+    // The key is still cached, so the request reaches a resolver whose database is gone.
+    const failed = await gql(`{ sessions { totalCount } }`);
+    expect(failed.errors).toEqual([expect.objectContaining({ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } })]);
+    expect(JSON.stringify(failed)).not.toMatch(/prisma|pool|SELECT|at \//i);
   });
 });
