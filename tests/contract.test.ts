@@ -17,3 +17,12 @@ describe("schema contract", () => {
     expect(out).toContain("contract: ok");
   });
 });
+
+describe("typed client", () => {
+  it("is generated from the current schema and operations (run `npm run codegen`)", () => {
+    const generated = ["gql.ts", "graphql.ts", "index.ts"].map((f) => readFileSync(new URL(`client/generated/${f}`, root), "utf8"));
+    const out = execFileSync("npx", ["graphql-codegen", "--config", "codegen.ts", "--check"], { cwd: root.pathname, encoding: "utf8", stdio: "pipe" });
+    expect(out).not.toMatch(/outdated|changed/i);
+    expect(generated.join("")).toContain("SessionRecordsDocument");
+  });
+});
