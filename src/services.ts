@@ -8,6 +8,7 @@ import type { PrismaClient } from "./generated/prisma/client.js";
 import { ChannelFanout } from "./realtime/channel-fanout.js";
 import { ChannelWriter } from "./realtime/channel-writer.js";
 import { LocalStreamStore } from "./realtime/local-stream-store.js";
+import { S2StreamStore } from "./realtime/s2-stream-store.js";
 import { SessionWatch } from "./realtime/session-watch.js";
 import { LocalSignals, RedisSignals, type Signals } from "./realtime/signals.js";
 import type { StreamStore } from "./realtime/stream-store.js";
@@ -46,7 +47,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     signals = await RedisSignals.connect(redis, logError("redis signal"));
   }
 
-  const store: StreamStore = new LocalStreamStore(prisma);
+  const store: StreamStore =
+    config.S2_ACCESS_TOKEN && config.S2_BASIN
+      ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT })
+      : new LocalStreamStore(prisma);
   const writer = new ChannelWriter(prisma, store);
   const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 10_000, readBatch: 1_000 }, logError("channel fan-out"));
   writer.onAppend((channel, ack) => signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum }));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backendNames } from "./helpers/backends.js";
+import { backendEnv } from "./helpers/backends.js";
+import { startS2Double } from "./helpers/s2-double.js";
 import { codes, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const APPEND = `mutation($id: ID!, $io: SessionIO!, $records: [AppendRecordInput!]!, $match: SeqNum, $key: String) {
@@ -9,18 +10,31 @@ const READ = `query($id: ID!, $from: SeqNum, $limit: Int) { session(id: $id) {
   out { io tailSeqNum records(fromSeqNum: $from, limit: $limit) { seqNum timestamp data } }
   in { io tailSeqNum records(fromSeqNum: $from, limit: $limit) { seqNum data } } } }`;
 
-describe.each(backendNames)("channels on %s (local store)", (backend) => {
+/** The same contract-level suite on every stream store. */
+const stores = [
+  { name: "local store on PGlite", backend: "pglite", s2: false },
+  { name: "local store on PostgreSQL", backend: "postgres", s2: false },
+  { name: "S2 (SDK against the S2 double) with PostgreSQL", backend: "postgres", s2: true },
+] as const;
+
+describe.each(stores)("channels: $name", ({ backend, s2 }) => {
   let server: TestServer;
   let gql: Gql;
+  let double: Awaited<ReturnType<typeof startS2Double>> | undefined;
   const newSession = async () =>
     (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
   const records = (...data: unknown[]) => data.map((d) => ({ data: d }));
 
   beforeAll(async () => {
-    server = await startServer(backend);
+    double = s2 ? await startS2Double("s2-root-token") : undefined;
+    const s2Env: Record<string, string> = double ? { S2_ACCESS_TOKEN: "s2-root-token", S2_BASIN: "test-basin", S2_ENDPOINT: double.endpoint } : {};
+    server = await startServer({ ...(await backendEnv(backend)), ...s2Env });
     gql = (await server.newEnvironment()).gql;
   });
-  afterAll(() => server?.close());
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
 
   it("appends batches in order with dense seqNums per channel, and reads from any seqNum", async () => {
     const id = await newSession();
@@ -125,7 +139,50 @@ describe.each(backendNames)("channels on %s (local store)", (backend) => {
 
   it("describes the channel for direct access", async () => {
     const id = await newSession();
-    const r = await gql(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: OUT) { io backend stream basin endpoint accessToken expiresAt } }`, { id });
-    expect(r.data!.initializeSessionChannel).toEqual({ io: "OUT", backend: "local", stream: `sessions/${id}/out`, basin: null, endpoint: null, accessToken: null, expiresAt: null });
+    const INIT = `mutation($id: ID!) { initializeSessionChannel(id: $id, io: OUT) { io backend stream basin endpoint accessToken expiresAt } }`;
+    const r = await gql(INIT, { id });
+    if (!double) {
+      expect(r.data!.initializeSessionChannel).toEqual({ io: "OUT", backend: "local", stream: `sessions/${id}/out`, basin: null, endpoint: null, accessToken: null, expiresAt: null });
+      return;
+    }
+    expect(r.data!.initializeSessionChannel).toMatchObject({ io: "OUT", backend: "s2", stream: `sessions/${id}/out`, basin: "test-basin", endpoint: double.endpoint });
+    const issued = double.issued.find((t) => t.token === r.data!.initializeSessionChannel.accessToken);
+    expect(issued?.scope).toMatchObject({ streams: { exact: `sessions/${id}/out` }, ops: ["read", "check-tail", "append"] });
+    // A read-only token gets a read-only stream token.
+    const readToken = (await gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: [`read:sessions:${id}`] })).data!.createPublicAccessToken.token;
+    const { gqlClient } = await import("./helpers/test-server.js");
+    const ro = await gqlClient(server.url, readToken)(INIT, { id });
+    expect(double.issued.find((t) => t.token === ro.data!.initializeSessionChannel.accessToken)?.scope).toMatchObject({ ops: ["read", "check-tail"] });
+  });
+
+});
+
+describe("channels on S2: lost responses", () => {
+  let server: TestServer;
+  let gql: Gql;
+  let double: Awaited<ReturnType<typeof startS2Double>>;
+  const records = (...data: unknown[]) => data.map((d) => ({ data: d }));
+  const newSession = async () =>
+    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+    server = await startServer({ ...(await backendEnv("pglite")), S2_ACCESS_TOKEN: "s2-root-token", S2_BASIN: "test-basin", S2_ENDPOINT: double.endpoint });
+    gql = (await server.newEnvironment()).gql;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  it("never duplicates a record when S2's answer to an append is lost", async () => {
+    const id = await newSession();
+    await gql(APPEND, { id, io: "OUT", records: records("before") });
+    double.loseNextAppendResponse();
+    const lost = await gql(APPEND, { id, io: "OUT", records: records("once") });
+    expect(codes(lost)).toEqual(["INTERNAL_SERVER_ERROR"]);
+    const stored = (await gql(READ, { id })).data!.session.out.records.map((r: any) => r.data);
+    expect(stored).toEqual(["before", "once"]);
+    expect(double.streams.get(`test-basin/sessions/${id}/out`)).toHaveLength(2);
   });
 });

@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import { AppendInput, AppendRecord, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type S2Basin } from "@s2-dev/streamstore";
+import { seqNumMismatch } from "./local-stream-store.js";
+import { streamName, type AppendTransaction, type ChannelAccess, type ChannelKey, type StoredRecord, type StreamStore } from "./stream-store.js";
+
+export interface S2Options {
+  accessToken: string;
+  basin: string;
+  /** Base address of the S2 API; unset: S2's cloud endpoints. */
+  endpoint?: string;
+  /** Lifetime of the stream tokens initializeSessionChannel hands out. */
+  tokenTtlMs?: number;
+}
+
+const isNotFound = (e: unknown) => e instanceof S2Error && (e.status === 404 || e.code === "stream_not_found");
+
+/**
+ * Channels as S2 streams `sessions/{sessionId}/{out|in}`, created on first append. Records are
+ * JSON text bodies. Appends retry only when S2 cannot have applied them (`noSideEffects`), so a
+ * lost response never duplicates a record.
+ */
+export class S2StreamStore implements StreamStore {
+  readonly backend = "s2";
+  private s2: S2;
+  private basin: S2Basin;
+
+  constructor(private options: S2Options) {
+    this.s2 = new S2({
+      accessToken: options.accessToken,
+      ...(options.endpoint && { endpoints: { account: options.endpoint, basin: options.endpoint } }),
+      retry: { appendRetryPolicy: "noSideEffects" },
+    });
+    this.basin = this.s2.basin(options.basin);
+  }
+
+  private stream(channel: ChannelKey) {
+    // fetch (HTTP/1.1 + SSE) rather than HTTP/2 sessions: one transport that every proxy and test double speaks.
+    return this.basin.stream(streamName(channel), { forceTransport: "fetch" });
+  }
+
+  async append(_tx: AppendTransaction, channel: ChannelKey, data: unknown[], matchSeqNum?: number) {
+    const input = AppendInput.create(
+      data.map((d) => AppendRecord.string({ body: JSON.stringify(d) })),
+      matchSeqNum === undefined ? undefined : { matchSeqNum },
+    );
+    const attempt = () => this.stream(channel).append(input);
+    try {
+      let ack;
+      try {
+        ack = await attempt();
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.createStream(channel);
+        ack = await attempt();
+      }
+      return { firstSeqNum: ack.start.seqNum, lastSeqNum: ack.end.seqNum - 1, tailSeqNum: ack.tail.seqNum };
+    } catch (error) {
+      if (error instanceof SeqNumMismatchError) throw seqNumMismatch(matchSeqNum ?? -1, error.expectedSeqNum);
+      throw error;
+    }
+  }
+
+  private async createStream(channel: ChannelKey) {
+    try {
+      await this.basin.streams.create({ stream: streamName(channel) });
+    } catch (error) {
+      // Another writer created it first.
+      if (!(error instanceof S2Error && error.status === 409)) throw error;
+    }
+  }
+
+  async read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]> {
+    try {
+      const batch = await this.stream(channel).read({ start: { from: { seqNum: fromSeqNum }, clamp: true }, stop: { limits: { count: limit } } });
+      return batch.records.map((r) => ({ seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown }));
+    } catch (error) {
+      if (isNotFound(error) || error instanceof RangeNotSatisfiableError) return [];
+      throw error;
+    }
+  }
+
+  async tail(channel: ChannelKey): Promise<number> {
+    try {
+      return (await this.stream(channel).checkTail()).tail.seqNum;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+  }
+
+  /** A token for this one stream, with the operations the caller's scope allows. */
+  async access(channel: ChannelKey, ops: "read" | "write"): Promise<ChannelAccess> {
+    const stream = streamName(channel);
+    const expiresAt = new Date(Date.now() + (this.options.tokenTtlMs ?? 3_600_000));
+    const { accessToken } = await this.s2.accessTokens.issue({
+      id: `session-channel-${randomUUID()}`,
+      scope: {
+        basins: { exact: this.options.basin },
+        streams: { exact: stream },
+        ops: ops === "write" ? ["read", "check-tail", "append"] : ["read", "check-tail"],
+      },
+      expiresAt,
+    });
+    return {
+      backend: this.backend,
+      stream,
+      basin: this.options.basin,
+      endpoint: this.options.endpoint ?? "https://{basin}.b.s2.dev/v1",
+      accessToken,
+      expiresAt,
+    };
+  }
+}
