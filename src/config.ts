@@ -12,7 +12,10 @@ const configSchema = z
     CLICKHOUSE_URL: optionalUrl,
     REDIS_URL: optionalUrl,
     S2_ACCESS_TOKEN: z.string().trim().min(1).optional(),
-    S2_BASIN: z.string().trim().min(1).optional(),
+    S2_BASIN: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{6,46}[a-z0-9]$/, "an S2 basin name is 8-48 of [a-z0-9-], not starting or ending with -")
+      .optional(),
     S2_ENDPOINT: optionalUrl,
     SESSIONS_SECRET_KEY: z
       .string()

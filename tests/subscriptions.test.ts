@@ -147,3 +147,32 @@ describe("subscriptions across processes", () => {
     expect([onB.completed, sseOnB.completed]).toEqual([true, true]);
   });
 });
+
+describe("subscriptions on the S2 store", () => {
+  let server: TestServer;
+  let double: Awaited<ReturnType<typeof import("./helpers/s2-double.js").startS2Double>>;
+  beforeAll(async () => {
+    const { startS2Double } = await import("./helpers/s2-double.js");
+    const { backendEnv } = await import("./helpers/backends.js");
+    double = await startS2Double("root");
+    server = await startServer({ ...(await backendEnv("pglite")), S2_ACCESS_TOKEN: "root", S2_BASIN: "sessions-test", S2_ENDPOINT: double.endpoint });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  it("replays, follows live and completes on close, reading records from S2", async () => {
+    const { secretKey, gql } = await server.newEnvironment();
+    const id = (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id;
+    await gql(APPEND, { id, records: range(0, 5).map((data) => ({ data })) });
+    const sub = subscribe(server, "ws", secretKey, RECORDS, { id, io: "OUT", from: 1 });
+    expect(seqs(await sub.waitFor(4))).toEqual([1, 2, 3, 4]);
+    for (let i = 5; i < 12; i++) await gql(APPEND, { id, records: [{ data: i }] });
+    expect((await sub.waitFor(11)).map((r: any) => r.data)).toEqual(range(1, 12));
+    await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
+    await sub.done;
+    expect(sub.completed).toBe(true);
+    expect(double.requests.some((r) => r.startsWith("GET /v1/streams/") && r.endsWith("/records"))).toBe(true);
+  });
+});
