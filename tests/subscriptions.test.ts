@@ -175,4 +175,23 @@ describe("subscriptions on the S2 store", () => {
     expect(sub.completed).toBe(true);
     expect(double.requests.some((r) => r.startsWith("GET /v1/streams/") && r.endsWith("/records"))).toBe(true);
   });
+
+  it("delivers records a client wrote straight to S2 with the token initializeSessionChannel gave it", async () => {
+    const { AppendInput, AppendRecord, S2 } = await import("@s2-dev/streamstore");
+    const { secretKey, gql } = await server.newEnvironment();
+    const id = (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id;
+    await gql(APPEND, { id, records: [{ data: "via graphql" }] });
+    const sub = subscribe(server, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    expect(seqs(await sub.waitFor(1))).toEqual([0]);
+    const access = (await gql(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: OUT) { stream basin endpoint accessToken } }`, { id }))
+      .data!.initializeSessionChannel;
+    const direct = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint } });
+    const stream = direct.basin(access.basin).stream(access.stream, { forceTransport: "fetch" });
+    await stream.append(AppendInput.create([AppendRecord.string({ body: JSON.stringify({ text: "direct" }) })]));
+    // Nothing passed through the service: only the S2 read session can bring it.
+    expect((await sub.waitFor(2)).map((r: any) => r.data)).toEqual(["via graphql", { text: "direct" }]);
+    await gql(APPEND, { id, records: [{ data: "graphql again" }] });
+    expect((await sub.waitFor(3)).map((r: any) => r.data)).toEqual(["via graphql", { text: "direct" }, "graphql again"]);
+    sub.stop();
+  });
 });

@@ -31,6 +31,7 @@ class Follower {
   closed = false;
   private wanted: number;
   private pumping: Promise<void> | undefined;
+  private stopFollowing = new AbortController();
 
   constructor(
     private store: StreamStore,
@@ -40,6 +41,7 @@ class Follower {
     private onError: (error: unknown) => void,
   ) {
     this.position = this.wanted = tail;
+    if (store.follow) void this.follow(store.follow.bind(store));
   }
 
   onTail(tail: number) {
@@ -51,6 +53,7 @@ class Follower {
   /** The session closed: deliver what the store holds, then end every subscriber. */
   async close() {
     this.closed = true;
+    this.stop();
     try {
       this.wanted = Math.max(this.wanted, await this.store.tail(this.channel));
       await this.pump();
@@ -60,14 +63,24 @@ class Follower {
     for (const sub of this.subscribers) if (sub.live) sub.queue.end();
   }
 
+  stop() {
+    this.stopFollowing.abort();
+  }
+
+  /** Hands contiguous records, starting at or before `position`, to the live subscribers. */
+  private accept(records: StoredRecord[]) {
+    for (const sub of this.subscribers) if (sub.live) deliver(sub, records);
+    this.position = Math.max(this.position, records.at(-1)!.seqNum + 1);
+    this.wanted = Math.max(this.wanted, this.position);
+  }
+
   private pump(): Promise<void> {
     this.pumping ??= (async () => {
       try {
         while (this.position < this.wanted) {
           const records = await this.store.read(this.channel, this.position, this.batch);
           if (records.length === 0) break;
-          this.position = records.at(-1)!.seqNum + 1;
-          for (const sub of this.subscribers) if (sub.live) deliver(sub, records);
+          this.accept(records);
         }
       } catch (error) {
         this.onError(error);
@@ -77,6 +90,30 @@ class Follower {
       }
     })();
     return this.pumping;
+  }
+
+  /**
+   * Follows the store's own live read, for writes that bypass this service. A record that lands
+   * exactly at the position is delivered at once; anything else only moves the target, and the
+   * pump reads the range, so the two paths never leave a gap.
+   */
+  private async follow(follow: NonNullable<StreamStore["follow"]>) {
+    const signal = this.stopFollowing.signal;
+    while (!signal.aborted) {
+      try {
+        for await (const record of follow(this.channel, this.position, signal)) {
+          if (record.seqNum === this.position && !this.pumping) this.accept([record]);
+          else this.onTail(record.seqNum + 1);
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        // Typically the stream does not exist until its first append; appends still wake the pump.
+        if (!(error instanceof Error && /not.?found|404/i.test(`${error.message} ${(error as { status?: number }).status ?? ""}`))) {
+          this.onError(error);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 1_000).unref());
+    }
   }
 }
 
@@ -187,14 +224,22 @@ export class ChannelFanout {
     follower.subscribers.delete(sub);
     if (follower.subscribers.size === 0 && this.followers.get(id)) {
       void this.followers.get(id)!.then((f) => {
-        if (f === follower && f.subscribers.size === 0) this.followers.delete(id);
+        if (f === follower && f.subscribers.size === 0) {
+          this.followers.delete(id);
+          f.stop();
+        }
       });
     }
   }
 
   close() {
     this.unsubscribe();
-    for (const f of this.followers.values()) void f.then((follower) => follower.subscribers.forEach((s) => s.queue.end()));
+    for (const f of this.followers.values()) {
+      void f.then((follower) => {
+        follower.stop();
+        follower.subscribers.forEach((s) => s.queue.end());
+      });
+    }
     this.followers.clear();
   }
 }

@@ -79,6 +79,11 @@ export class S2StreamStore implements StreamStore {
     }
   }
 
+  async *follow(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord> {
+    const session = await this.stream(channel).readSession({ start: { from: { seqNum: fromSeqNum }, clamp: true } }, { signal });
+    for await (const r of session) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown };
+  }
+
   async tail(channel: ChannelKey): Promise<number> {
     try {
       return (await this.stream(channel).checkTail()).tail.seqNum;

@@ -45,6 +45,11 @@ export interface StreamStore {
   /** Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. */
   read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]>;
   tail(channel: ChannelKey): Promise<number>;
+  /**
+   * Records from fromSeqNum on, live, until the signal aborts. Stores that clients may write to
+   * directly (S2) offer it, so followers see writes that never passed through this service.
+   */
+  follow?(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord>;
   access(channel: ChannelKey, ops: "read" | "write"): Promise<ChannelAccess>;
 }
 
