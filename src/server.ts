@@ -62,7 +62,8 @@ export function createApp(services: Services) {
       error: (...args) => services.logger.error(args.map(String).join(" ")),
     },
     maskedErrors: { maskError: maskError(services.logger) },
-    graphiql: { title: "Sessions", subscriptionsProtocol: "WS", defaultQuery: graphiqlQuery },
+    // graphql-sse carries the Authorization header GraphiQL sends; a WebSocket would need connectionParams.
+    graphiql: { title: "Sessions", subscriptionsProtocol: "GRAPHQL_SSE", defaultQuery: graphiqlQuery },
     context: async (initial) => {
       const authorization =
         initial.request?.headers.get("authorization") ??
