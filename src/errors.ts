@@ -11,7 +11,6 @@ export const errorCodes = [
   "PAYLOAD_TOO_LARGE",
   "RATE_LIMITED",
   "INTERNAL_SERVER_ERROR",
-  "NOT_IMPLEMENTED",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 
@@ -27,4 +26,3 @@ export const forbidden = (message = "not allowed by this token's scopes") => new
 export const unauthenticated = (message = "a secret key or public access token is required") =>
   new ApiError("UNAUTHENTICATED", message);
 export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `session ${id} is closed`);
-export const notImplemented = (what: string) => new ApiError("NOT_IMPLEMENTED", `${what} is not implemented yet`);

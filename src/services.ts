@@ -9,7 +9,10 @@ import { ChannelFanout } from "./realtime/channel-fanout.js";
 import { ChannelWriter } from "./realtime/channel-writer.js";
 import { LocalStreamStore } from "./realtime/local-stream-store.js";
 import { S2StreamStore } from "./realtime/s2-stream-store.js";
-import { SessionWatch } from "./realtime/session-watch.js";
+import { MemoryPendingIndex } from "./realtime/waitpoints/pending-index.js";
+import { RedisPendingIndex } from "./realtime/waitpoints/redis-pending-index.js";
+import { WaitpointService } from "./realtime/waitpoints/waitpoint-service.js";
+import { Watchers } from "./realtime/watchers.js";
 import { LocalSignals, RedisSignals, type Signals } from "./realtime/signals.js";
 import type { StreamStore } from "./realtime/stream-store.js";
 import { PostgresSessionsRepository } from "./sessions/postgres-sessions-repository.js";
@@ -30,7 +33,9 @@ export interface Services {
   writer: ChannelWriter;
   signals: Signals;
   fanout: ChannelFanout;
-  watch: SessionWatch;
+  /** Ticks per session id on every update or close. */
+  sessionWatch: Watchers;
+  waitpoints: WaitpointService;
   close(): Promise<void>;
 }
 
@@ -54,7 +59,16 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const writer = new ChannelWriter(prisma, store);
   const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 10_000, readBatch: 1_000 }, logError("channel fan-out"));
   writer.onAppend((channel, ack) => signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum }));
-  const watch = new SessionWatch(signals);
+  const waitpoints = new WaitpointService(
+    prisma,
+    store,
+    redis ? new RedisPendingIndex(redis) : new MemoryPendingIndex(),
+    signals,
+    logError("waitpoints"),
+  );
+  writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
+  await waitpoints.start();
+  const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
 
   return {
     config,
@@ -69,10 +83,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     writer,
     signals,
     fanout,
-    watch,
+    sessionWatch,
+    waitpoints,
     async close() {
+      await waitpoints.close();
       fanout.close();
-      watch.close();
+      sessionWatch.close();
       await signals.close();
       redis?.disconnect();
       await db.close();

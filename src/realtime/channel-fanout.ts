@@ -138,7 +138,7 @@ export class ChannelFanout {
     this.unsubscribe = signals.subscribe((signal) => {
       if (signal.kind === "append") {
         void this.followers.get(channelId(signal))?.then((f) => f.onTail(signal.tail));
-      } else if (signal.closed) {
+      } else if (signal.kind === "session" && signal.closed) {
         for (const io of ["OUT", "IN"] as const) {
           void this.followers.get(channelId({ sessionId: signal.sessionId, io }))?.then((f) => f.close());
         }

@@ -10,6 +10,7 @@ import { z } from "zod";
 const signalSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("append"), sessionId: z.string(), io: z.enum(["OUT", "IN"]), tail: z.number() }),
   z.object({ kind: z.literal("session"), sessionId: z.string(), closed: z.boolean() }),
+  z.object({ kind: z.literal("waitpoint"), waitpointId: z.string() }),
 ]);
 export type Signal = z.infer<typeof signalSchema>;
 export type SignalHandler = (signal: Signal) => void;
@@ -75,3 +76,9 @@ export class RedisSignals extends LocalSignals {
     this.subscriber.disconnect();
   }
 }
+
+export const sessionChanged = (session: { id: string; closedAt: Date | null }): Signal => ({
+  kind: "session",
+  sessionId: session.id,
+  closed: session.closedAt !== null,
+});

@@ -1,5 +1,6 @@
 import type { Context } from "../context.js";
 import { badInput, notFound } from "../errors.js";
+import { sessionChanged } from "../realtime/signals.js";
 import { encodeCursor } from "../sessions/cursor.js";
 import { limits } from "../sessions/limits.js";
 import { toListQuery, type ListArgs } from "../sessions/list-query.js";
@@ -27,14 +28,14 @@ export async function createSession(ctx: Context, input: CreateSessionInput) {
 export async function updateSession(ctx: Context, ref: string, input: unknown) {
   const patch = parseInput(updateSessionInputSchema, input);
   const session = await ctx.services.sessions.update(await requireSession(ctx, ref), patch);
-  ctx.services.watch.changed(session);
+  ctx.services.signals.publish(sessionChanged(session));
   return session;
 }
 
 export async function closeSession(ctx: Context, ref: string, reason: string | null | undefined) {
   const why = parseInput(closedReasonSchema, reason);
   const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), why ?? null);
-  if (changed) ctx.services.watch.changed(session);
+  if (changed) ctx.services.signals.publish(sessionChanged(session));
   return session;
 }
 
@@ -67,7 +68,7 @@ export async function sessionTags(ctx: Context, args: { search?: string | null; 
 /** The session now, then again after each change, read afresh each time. */
 export async function* watchSession(ctx: Context, ref: string) {
   const session = await requireSession(ctx, ref);
-  const ticks = ctx.services.watch.watch(session.id);
+  const ticks = ctx.services.sessionWatch.watch(session.id);
   try {
     yield session;
     for await (const _tick of ticks) {

@@ -1,35 +1,37 @@
-import { notImplemented } from "../errors.js";
+import * as resolvers from "../resolvers/waitpoints.js";
+import { waitpointStatus, type Waitpoint } from "../realtime/waitpoints/waitpoint-service.js";
 import { builder } from "./builder.js";
 import { SessionIOEnum, SessionRecordRef } from "./channel.js";
 import { SessionRef } from "./session.js";
 
-// Declared whole so the contract holds; waitpoints are built in their own issue.
 const WaitpointStatusEnum = builder.enumType("WaitpointStatus", { values: ["PENDING", "COMPLETED", "TIMED_OUT"] as const });
 
-const WaitpointRef = builder.objectRef<{ id: string }>("Waitpoint");
+export const WaitpointRef = builder.objectRef<Waitpoint>("Waitpoint");
 
 builder.node(WaitpointRef, {
   id: { resolve: (w) => w.id },
-  isTypeOf: () => false,
-  loadOne: () => {
-    throw notImplemented("waitpoints");
-  },
-  fields: (t) => {
-    const pending = () => {
-      throw notImplemented("waitpoints");
-    };
-    return {
-      session: t.field({ type: SessionRef, resolve: pending }),
-      io: t.field({ type: SessionIOEnum, resolve: pending }),
-      afterSeqNum: t.field({ type: "SeqNum", resolve: pending, description: "The waitpoint completes with the first record whose seqNum is >= this." }),
-      status: t.field({ type: WaitpointStatusEnum, resolve: pending }),
-      record: t.field({ type: SessionRecordRef, nullable: true, resolve: pending, description: "The record that completed it." }),
-      tags: t.stringList({ resolve: pending }),
-      createdAt: t.field({ type: "DateTime", resolve: pending }),
-      completedAt: t.field({ type: "DateTime", nullable: true, resolve: pending }),
-      timeoutAt: t.field({ type: "DateTime", nullable: true, resolve: pending }),
-    };
-  },
+  isTypeOf: (value) => typeof value === "object" && value !== null && "afterSeqNum" in value,
+  loadOne: (id, ctx) => resolvers.findWaitpoint(ctx, id),
+  // A waitpoint is as visible as its session.
+  authScopes: (w) => ({ session: { action: "read", session: w.sessionId } }),
+  fields: (t) => ({
+    session: t.field({
+      type: SessionRef,
+      resolve: async (w, _args, ctx) => (await ctx.loadSession(w.sessionId))!,
+    }),
+    io: t.field({ type: SessionIOEnum, resolve: resolvers.waitpointIo }),
+    afterSeqNum: t.field({
+      type: "SeqNum",
+      description: "The waitpoint completes with the first record whose seqNum is >= this.",
+      resolve: (w) => Number(w.afterSeqNum),
+    }),
+    status: t.field({ type: WaitpointStatusEnum, resolve: (w) => waitpointStatus(w) }),
+    record: t.field({ type: SessionRecordRef, nullable: true, description: "The record that completed it.", resolve: resolvers.waitpointRecord }),
+    tags: t.exposeStringList("tags"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
+    timeoutAt: t.expose("timeoutAt", { type: "DateTime", nullable: true }),
+  }),
 });
 
 const CreateWaitpointInput = builder.inputType("CreateWaitpointInput", {
@@ -53,9 +55,7 @@ builder.queryField("waitpoint", (t) =>
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     authScopes: { authenticated: true },
-    resolve: () => {
-      throw notImplemented("waitpoints");
-    },
+    resolve: (_root, args, ctx) => resolvers.findWaitpoint(ctx, args.id),
   }),
 );
 
@@ -64,20 +64,17 @@ builder.mutationField("createSessionWaitpoint", (t) =>
     type: CreateWaitpointPayload,
     args: { input: t.arg({ type: CreateWaitpointInput, required: true }) },
     authScopes: (_root, args) => ({ session: { action: "write", session: args.input.session } }),
-    resolve: () => {
-      throw notImplemented("waitpoints");
-    },
+    resolve: (_root, args, ctx) => resolvers.createSessionWaitpoint(ctx, args.input),
   }),
 );
 
 builder.subscriptionField("waitpointChanged", (t) =>
   t.field({
     type: WaitpointRef,
+    description: "The waitpoint now, then once more when it completes or times out; then completes.",
     args: { id: t.arg.id({ required: true }) },
     authScopes: { authenticated: true },
-    subscribe: () => {
-      throw notImplemented("waitpoints");
-    },
-    resolve: (w: { id: string }) => w,
+    subscribe: (_root, args, ctx) => resolvers.watchWaitpoint(ctx, args.id),
+    resolve: (w) => w,
   }),
 );

@@ -1,0 +1,239 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backendEnv, redisUrl } from "./helpers/backends.js";
+import { subscribe } from "./helpers/clients.js";
+import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+
+const WAITPOINT = "id status afterSeqNum io tags timeoutAt completedAt record { seqNum data }";
+const CREATE = `mutation($input: CreateWaitpointInput!) { createSessionWaitpoint(input: $input) { isCached waitpoint { ${WAITPOINT} } } }`;
+const GET = `query($id: ID!) { waitpoint(id: $id) { ${WAITPOINT} session { id } } }`;
+const APPEND = `mutation($id: ID!, $io: SessionIO!, $data: JSON!) { appendToSession(id: $id, io: $io, records: [{ data: $data }]) { lastSeqNum } }`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The same suite with the in-process pending index and with the Redis one. */
+describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", (kind) => {
+  let server: TestServer;
+  let gql: Gql;
+  let secretKey: string;
+  let redis: Redis | undefined;
+  let env: Record<string, string>;
+  const signalsFor = (id: string) => {
+    let n = 0;
+    const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && s.waitpointId === id && n++);
+    return { count: () => n, off };
+  };
+  const newSession = async () =>
+    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const create = async (input: Record<string, unknown>) => {
+    const r = await gql(CREATE, { input });
+    expect(r.errors).toBeUndefined();
+    return r.data!.createSessionWaitpoint as { isCached: boolean; waitpoint: Record<string, any> };
+  };
+  const get = async (id: string) => (await gql(GET, { id })).data!.waitpoint;
+  const until = async (id: string, status: string, timeoutMs = 5_000) => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const w = await get(id);
+      if (w.status === status || Date.now() > end) return w;
+      await sleep(50);
+    }
+  };
+
+  beforeAll(async () => {
+    env = kind === "redis" ? { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() } : await backendEnv("pglite");
+    server = await startServer(env);
+    ({ gql, secretKey } = await server.newEnvironment());
+    if (kind === "redis") redis = new Redis(redisUrl());
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.close();
+  });
+
+  it("waits for the next record on `in` by default and completes with it", async () => {
+    const session = await newSession();
+    await gql(APPEND, { id: session, io: "IN", data: "earlier" });
+    const { waitpoint, isCached } = await create({ session, tags: ["turn"] });
+    expect(isCached).toBe(false);
+    expect(waitpoint).toMatchObject({ status: "PENDING", afterSeqNum: 1, io: "IN", tags: ["turn"], record: null, completedAt: null });
+    expect(waitpoint.id).toMatch(/^waitpoint_[a-z0-9]{20,}$/);
+    expect(Math.abs(Date.parse(waitpoint.timeoutAt) - Date.now() - 3_600_000)).toBeLessThan(10_000);
+    await gql(APPEND, { id: session, io: "OUT", data: "not this channel" });
+    await sleep(100);
+    expect((await get(waitpoint.id)).status).toBe("PENDING");
+    await gql(APPEND, { id: session, io: "IN", data: { text: "hello" } });
+    const done = await until(waitpoint.id, "COMPLETED");
+    expect(done).toMatchObject({ status: "COMPLETED", record: { seqNum: 1, data: { text: "hello" } }, session: { id: session } });
+    expect(done.completedAt).not.toBeNull();
+    const node = await gql(`query($id: ID!) { node(id: $id) { id ... on Waitpoint { status } } }`, { id: waitpoint.id });
+    expect(node.data!.node).toEqual({ id: waitpoint.id, status: "COMPLETED" });
+  });
+
+  it("completes at once when the record is already there", async () => {
+    const session = await newSession();
+    await gql(APPEND, { id: session, io: "IN", data: "first" });
+    const { waitpoint } = await create({ session, afterSeqNum: 0 });
+    expect(waitpoint).toMatchObject({ status: "COMPLETED", record: { seqNum: 0, data: "first" } });
+  });
+
+  it("completes exactly once when an append lands between registering and the check", async () => {
+    const session = await newSession();
+    const store = server.services.store;
+    const read = store.read.bind(store);
+    let injected = false;
+    // The race check's read: make the append happen right before it.
+    store.read = async (channel, from, limit) => {
+      if (!injected && channel.sessionId === session) {
+        injected = true;
+        await gql(APPEND, { id: session, io: "IN", data: "raced" });
+        await sleep(50);
+      }
+      return read(channel, from, limit);
+    };
+    const seen: string[] = [];
+    const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && seen.push(s.waitpointId));
+    try {
+      const { waitpoint } = await create({ session });
+      expect(injected).toBe(true);
+      const done = await until(waitpoint.id, "COMPLETED");
+      expect(done.record).toEqual({ seqNum: 0, data: "raced" });
+      await sleep(200);
+      expect(seen.filter((id) => id === waitpoint.id)).toHaveLength(1);
+    } finally {
+      store.read = read;
+      off();
+    }
+  });
+
+  it("wakes 100 concurrent waiters on one channel together, each exactly once", async () => {
+    const session = await newSession();
+    const created = await Promise.all(Array.from({ length: 100 }, () => create({ session })));
+    const ids = new Set(created.map((c) => c.waitpoint.id));
+    expect(ids.size).toBe(100);
+    const seen = new Map<string, number>();
+    const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && ids.has(s.waitpointId) && seen.set(s.waitpointId, (seen.get(s.waitpointId) ?? 0) + 1));
+    await Promise.all([gql(APPEND, { id: session, io: "IN", data: "go" }), gql(APPEND, { id: session, io: "IN", data: "again" })]);
+    const end = Date.now() + 10_000;
+    while (seen.size < 100 && Date.now() < end) await sleep(50);
+    off();
+    expect(seen.size).toBe(100);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    const rows = await server.services.prisma.waitpoint.findMany({ where: { id: { in: [...ids] } } });
+    expect(rows.every((r) => r.status === "COMPLETED" && r.recordSeqNum === 0n)).toBe(true);
+  });
+
+  it("keeps a long waiter registered after a short one times out", async () => {
+    const session = await newSession();
+    const long = (await create({ session, timeout: "1h" })).waitpoint;
+    const short = (await create({ session, timeout: "2s" })).waitpoint;
+    await sleep(2_600);
+    expect((await get(short.id)).status).toBe("TIMED_OUT");
+    if (redis) expect(await redis.pttl(`sessions:waitpoints:${session}:IN`)).toBeGreaterThan(3_000_000);
+    await gql(APPEND, { id: session, io: "IN", data: "late but in time" });
+    expect((await until(long.id, "COMPLETED")).record).toEqual({ seqNum: 0, data: "late but in time" });
+    expect(await get(short.id)).toMatchObject({ status: "TIMED_OUT", record: null });
+  });
+
+  it("times out without any append, and a later record never completes it", async () => {
+    const session = await newSession();
+    const { waitpoint } = await create({ session, timeout: "1s" });
+    await sleep(2_300);
+    const row = await server.services.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id } });
+    expect(row.status).toBe("TIMED_OUT");
+    await gql(APPEND, { id: session, io: "IN", data: "too late" });
+    await sleep(200);
+    expect(await get(waitpoint.id)).toMatchObject({ status: "TIMED_OUT", record: null });
+  });
+
+  it(kind === "redis" ? "loses nothing when Redis is flushed between register and append" : "loses nothing across a restart", async () => {
+    const session = await newSession();
+    const { waitpoint } = await create({ session });
+    if (redis) await redis.flushall();
+    else {
+      // The in-process index dies with the process; the rows rebuild it on the next start.
+      await server.close();
+      server = await startServer(env);
+      gql = gqlClient(server.url, secretKey);
+    }
+    await gql(APPEND, { id: session, io: "IN", data: "after flush" });
+    expect((await until(waitpoint.id, "COMPLETED")).record).toEqual({ seqNum: 0, data: "after flush" });
+    // The index was rebuilt: a waiter registered afterwards is found through it again.
+    const next = (await create({ session })).waitpoint;
+    await sleep(100);
+    if (redis) expect(await redis.exists("sessions:waitpoints:complete")).toBe(1);
+    await gql(APPEND, { id: session, io: "IN", data: "again" });
+    expect((await until(next.id, "COMPLETED")).record.seqNum).toBe(1);
+  });
+
+  it("returns the same waitpoint for the same idempotencyKey on the same channel", async () => {
+    const session = await newSession();
+    const a = await create({ session, idempotencyKey: "turn-1" });
+    const b = await create({ session, idempotencyKey: "turn-1", timeout: "5m" });
+    expect([a.isCached, b.isCached, b.waitpoint.id]).toEqual([false, true, a.waitpoint.id]);
+    const other = await create({ session, io: "OUT", idempotencyKey: "turn-1" });
+    expect(other.waitpoint.id).not.toBe(a.waitpoint.id);
+    const raced = await Promise.all(Array.from({ length: 10 }, () => gql(CREATE, { input: { session, idempotencyKey: "turn-2" } })));
+    expect(new Set(raced.map((r) => r.data!.createSessionWaitpoint.waitpoint.id)).size).toBe(1);
+    expect(raced.filter((r) => !r.data!.createSessionWaitpoint.isCached)).toHaveLength(1);
+  });
+
+  it("streams the waitpoint, then its completion, then ends (WebSocket and SSE)", async () => {
+    const session = await newSession();
+    const { waitpoint } = await create({ session });
+    const q = `subscription($id: ID!) { waitpointChanged(id: $id) { id status record { data } } }`;
+    const ws = subscribe(server, "ws", secretKey, q, { id: waitpoint.id });
+    const sse = subscribe(server, "sse-distinct", secretKey, q, { id: waitpoint.id });
+    await ws.waitFor(1);
+    await sse.waitFor(1);
+    await gql(APPEND, { id: session, io: "IN", data: "wake" });
+    await Promise.all([ws.done, sse.done]);
+    for (const sub of [ws, sse]) {
+      expect(sub.completed).toBe(true);
+      expect(sub.items).toEqual([
+        { id: waitpoint.id, status: "PENDING", record: null },
+        { id: waitpoint.id, status: "COMPLETED", record: { data: "wake" } },
+      ]);
+    }
+  });
+
+  it("refuses closed sessions, and a close completes nothing", async () => {
+    const session = await newSession();
+    const { waitpoint } = await create({ session, timeout: "1s" });
+    await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id: session });
+    expect(codes(await gql(CREATE, { input: { session } }))).toEqual(["SESSION_CLOSED"]);
+    expect((await get(waitpoint.id)).status).toBe("PENDING");
+    expect((await until(waitpoint.id, "TIMED_OUT")).record).toBeNull();
+  });
+
+  it("needs write on the session to create and read to see", async () => {
+    const session = await newSession();
+    const other = await newSession();
+    const { waitpoint } = await create({ session });
+    const mint = async (scopes: string[]) =>
+      gqlClient(server.url, (await gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: scopes })).data!.createPublicAccessToken.token);
+    const reader = await mint([`read:sessions:${session}`]);
+    expect(codes(await reader(CREATE, { input: { session } }))).toEqual(["FORBIDDEN"]);
+    expect((await reader(GET, { id: waitpoint.id })).data!.waitpoint.id).toBe(waitpoint.id);
+    const stranger = await mint([`write:sessions:${other}`]);
+    const hidden = await stranger(GET, { id: waitpoint.id });
+    expect(hidden.data?.waitpoint ?? null).toBeNull();
+    expect(codes(await stranger(CREATE, { input: { session } }))).toEqual(["FORBIDDEN"]);
+    expect((await stranger(CREATE, { input: { session: other } })).data!.createSessionWaitpoint.waitpoint.status).toBe("PENDING");
+    const foreign = await server.newEnvironment();
+    expect((await foreign.gql(GET, { id: waitpoint.id })).data!.waitpoint).toBeNull();
+  });
+
+  it.each([
+    [{ timeout: "8d" }],
+    [{ timeout: "soon" }],
+    [{ afterSeqNum: -1 }],
+    [{ idempotencyKey: "" }],
+    [{ tags: [""] }],
+    [{ session: "no-such-session" }],
+  ])("rejects bad input %j", async (bad) => {
+    const session = await newSession();
+    const r = await gql(CREATE, { input: { session, ...bad } });
+    expect(["BAD_USER_INPUT", "NOT_FOUND"]).toContain(codes(r)[0]);
+    expect(await server.services.prisma.waitpoint.count({ where: { sessionId: session } })).toBe(0);
+  });
+});
