@@ -1,29 +1,7 @@
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "./helpers/backends.js";
+import { startProcess as start } from "./helpers/process.js";
 import { gqlClient } from "./helpers/test-server.js";
-
-/** Starts `src/main.ts` as `npm start` does and waits for its listening line. */
-function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env: { ...process.env, PORT: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr += d));
-  const ready = new Promise<{ url: string; stdout: string }>((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      const m = /^listening on (http:\/\/\S+)$/m.exec(stdout);
-      if (m) resolve({ url: m[1]!, stdout });
-    });
-    child.on("exit", (code) => reject(new Error(`exited ${code}: ${stdout}${stderr}`)));
-  });
-  const stop = () =>
-    new Promise<number | null>((resolve) => {
-      child.on("exit", (code) => resolve(code));
-      child.kill("SIGTERM");
-    });
-  return { ready, stop, output: () => stdout + stderr };
-}
 
 describe("npm start", () => {
   it("generates the default key once, prints the listening line, and keeps the key across restarts", async () => {

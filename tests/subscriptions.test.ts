@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribe, transports } from "./helpers/clients.js";
+import { startProcess } from "./helpers/process.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const RECORDS = `subscription($id: ID!, $io: SessionIO!, $from: SeqNum) { sessionRecords(id: $id, io: $io, fromSeqNum: $from) { seqNum data } }`;
@@ -120,16 +121,19 @@ describe.each(transports)("subscriptions over %s", (transport) => {
 
 describe("subscriptions across processes", () => {
   let a: TestServer;
-  let b: TestServer;
+  let b: { url: string; wsUrl: string };
+  let other: ReturnType<typeof startProcess>;
   beforeAll(async () => {
     const { backendEnv, redisUrl } = await import("./helpers/backends.js");
     const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() };
     a = await startServer(env);
-    b = await startServer({ ...env, DATA_DIR: `${env.DATA_DIR}-b` });
+    // The second node is a process of its own: nothing is shared with the first but PostgreSQL and Redis.
+    other = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"x".repeat(40)}` });
+    b = await other.ready;
   });
   afterAll(async () => {
     await a?.close();
-    await b?.close();
+    await other?.stop();
   });
 
   it("delivers an append on one node to subscribers on another, through Redis", async () => {

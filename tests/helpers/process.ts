@@ -1,0 +1,27 @@
+import { spawn } from "node:child_process";
+
+/** Starts `src/main.ts` in its own process, as `npm start` does, and waits for its listening line. */
+export function startProcess(env: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    env: { ...process.env, PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const ready = new Promise<{ url: string; wsUrl: string; stdout: string }>((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      stdout += d;
+      const m = /^listening on (http:\/\/\S+)$/m.exec(stdout);
+      if (m) resolve({ url: m[1]!, wsUrl: `${m[1]!.replace(/^http/, "ws")}/graphql`, stdout });
+    });
+    child.on("exit", (code) => reject(new Error(`exited ${code}: ${stdout}${stderr}`)));
+  });
+  const stop = (signal: NodeJS.Signals = "SIGTERM") =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.on("exit", (code) => resolve(code));
+      child.kill(signal);
+    });
+  return { child, ready, stop, output: () => stdout + stderr };
+}
