@@ -28,18 +28,32 @@ as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; el
 cleanup() {
   as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' -m immediate stop" >/dev/null 2>&1 || true
   [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null || true
+  [ -n "${CLICKHOUSE_PID:-}" ] && kill "$CLICKHOUSE_PID" 2>/dev/null || true
   rm -rf "$RUNTIME"
 }
 trap cleanup EXIT
 
 PG_PORT=$(free_port)
 as_postgres "'$PG_BIN/initdb' -D '$PG_DIR' -U postgres --auth=trust" >"$RUNTIME/initdb.log" 2>&1 || { cat "$RUNTIME/initdb.log"; exit 1; }
-as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' -l '$PG_DIR/server.log' -w -o \"-p $PG_PORT -k '$PG_DIR' -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_connections=300 -c fsync=off\" start" >/dev/null
+as_postgres "'$PG_BIN/pg_ctl' -D '$PG_DIR' -l '$PG_DIR/server.log' -w -o \"-p $PG_PORT -k '$PG_DIR' -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=100 -c max_wal_senders=100 -c max_connections=400 -c fsync=off\" start" >/dev/null
 
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$RUNTIME/redis.log" 2>&1 &
 REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+# ClickHouse: a real one when CLICKHOUSE_URL is set, else the chdb engine behind its HTTP front.
+if [ -n "${CLICKHOUSE_URL:-}" ]; then
+  TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL
+else
+  CLICKHOUSE_DATA_DIR="$RUNTIME/clickhouse" npx tsx tests/clickhouse/main.ts >"$RUNTIME/clickhouse.log" 2>&1 &
+  CLICKHOUSE_PID=$!
+  for _ in $(seq 300); do grep -q '^listening on ' "$RUNTIME/clickhouse.log" 2>/dev/null && break; sleep 0.1; done
+  TEST_CLICKHOUSE_URL=$(sed -n 's/^listening on //p' "$RUNTIME/clickhouse.log")
+  [ -n "$TEST_CLICKHOUSE_URL" ] || { cat "$RUNTIME/clickhouse.log"; exit 1; }
+fi
+export TEST_CLICKHOUSE_URL
+unset CLICKHOUSE_URL
 
 export TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 export TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"

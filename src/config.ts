@@ -22,11 +22,19 @@ const configSchema = z
       .regex(/^sk_[A-Za-z0-9_-]{32,}$/, "must be sk_ followed by 32 or more letters, digits, _ or -")
       .optional(),
     REPLICATION_ENABLED: z.enum(["0", "1"]).optional(),
+    REPLICATION_SLOT: z.string().regex(/^[a-z0-9_]{1,63}$/, "a slot name is 1-63 of [a-z0-9_]").optional(),
+    REPLICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),
+    REPLICATION_FLUSH_MS: z.coerce.number().int().min(1).max(60_000).default(100),
+    REPLICATION_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((c) => !c.S2_ACCESS_TOKEN === !c.S2_BASIN, {
     message: "S2_ACCESS_TOKEN and S2_BASIN must be set together",
     path: ["S2_BASIN"],
+  })
+  .refine((c) => !c.CLICKHOUSE_URL || c.DATABASE_URL, {
+    message: "needs DATABASE_URL too: ClickHouse is fed from PostgreSQL by logical replication",
+    path: ["CLICKHOUSE_URL"],
   });
 
 export type Config = z.infer<typeof configSchema> & { replicationEnabled: boolean };

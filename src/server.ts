@@ -28,7 +28,16 @@ function healthz(services: Services): Plugin {
       try {
         await services.prisma.$queryRaw`SELECT 1`;
         if (services.redis) await services.redis.ping();
-        endResponse(fetchAPI.Response.json({ status: "ok", database: services.db.kind, store: services.store.backend }));
+        if (services.clickhouse && !(await services.clickhouse.ping()).success) throw new Error("ClickHouse did not answer");
+        endResponse(
+          fetchAPI.Response.json({
+            status: "ok",
+            database: services.db.kind,
+            store: services.store.backend,
+            lists: services.clickhouse ? "clickhouse" : "postgres",
+            ...(services.replication && { replication: services.replication.metrics.snapshot() }),
+          }),
+        );
       } catch (error) {
         services.logger.warn({ err: error }, "health check failed");
         endResponse(fetchAPI.Response.json({ status: "unavailable" }, { status: 503 }));

@@ -15,6 +15,11 @@ import { WaitpointService } from "./realtime/waitpoints/waitpoint-service.js";
 import { Watchers } from "./realtime/watchers.js";
 import { LocalSignals, RedisSignals, type Signals } from "./realtime/signals.js";
 import type { StreamStore } from "./realtime/stream-store.js";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { migrateClickHouse, openClickHouse } from "./db/clickhouse.js";
+import { PostgresLeaderLock, RedisLeaderLock } from "./replication/leader-lock.js";
+import { ReplicationService } from "./replication/replication-service.js";
+import { ClickHouseSessionsRepository } from "./sessions/clickhouse-sessions-repository.js";
 import { PostgresSessionsRepository } from "./sessions/postgres-sessions-repository.js";
 import { SessionStore } from "./sessions/session-store.js";
 import type { SessionsRepository } from "./sessions/sessions-repository.js";
@@ -26,6 +31,8 @@ export interface Services {
   db: Database;
   prisma: PrismaClient;
   redis?: Redis;
+  clickhouse?: ClickHouseClient;
+  replication?: ReplicationService;
   authenticator: Authenticator;
   sessions: SessionStore;
   sessionsRepository: SessionsRepository;
@@ -70,15 +77,48 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   await waitpoints.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
 
+  const sessions = new SessionStore(prisma);
+  let clickhouse: ClickHouseClient | undefined;
+  let replication: ReplicationService | undefined;
+  if (config.CLICKHOUSE_URL && config.DATABASE_URL) {
+    await migrateClickHouse(config.CLICKHOUSE_URL);
+    clickhouse = openClickHouse(config.CLICKHOUSE_URL).client;
+    if (config.replicationEnabled) {
+      const databaseUrl = config.DATABASE_URL;
+      const database = new URL(databaseUrl).pathname.slice(1).toLowerCase().replace(/[^a-z0-9_]/g, "_");
+      const slot = config.REPLICATION_SLOT ?? `sessions_clickhouse_${database}`.slice(0, 63);
+      const lock = redis
+        ? new RedisLeaderLock(redis, `sessions:replication:leader:${slot}`, config.REPLICATION_LEADER_RENEW_MS * 3)
+        : new PostgresLeaderLock(databaseUrl, 727_002);
+      replication = new ReplicationService(
+        {
+          databaseUrl,
+          slot,
+          publication: "sessions_clickhouse",
+          batchSize: config.REPLICATION_BATCH_SIZE,
+          flushIntervalMs: config.REPLICATION_FLUSH_MS,
+          maxBackoffMs: 10_000,
+          leaderRenewMs: config.REPLICATION_LEADER_RENEW_MS,
+        },
+        clickhouse,
+        lock,
+        logger.child({ component: "replication" }),
+      );
+      replication.start();
+    }
+  }
+
   return {
     config,
     logger,
     db,
     prisma,
     redis,
+    clickhouse,
+    replication,
     authenticator: new Authenticator(prisma),
-    sessions: new SessionStore(prisma),
-    sessionsRepository: new PostgresSessionsRepository(prisma),
+    sessions,
+    sessionsRepository: clickhouse ? new ClickHouseSessionsRepository(clickhouse, sessions) : new PostgresSessionsRepository(prisma),
     store,
     writer,
     signals,
@@ -86,6 +126,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     sessionWatch,
     waitpoints,
     async close() {
+      // Replication first: it flushes and acknowledges what it holds before the connections go.
+      await replication?.stop();
+      await clickhouse?.close();
       await waitpoints.close();
       fanout.close();
       sessionWatch.close();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendNames } from "./helpers/backends.js";
+import { settleReplication } from "./helpers/replication.js";
 import { codes, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const SESSION_FIELDS = "id externalId type taskIdentifier tags metadata status closedAt closedReason expiresAt createdAt updatedAt";
@@ -133,7 +134,8 @@ describe.each(backendNames)("control plane on %s", (backend) => {
   });
 });
 
-describe.each(backendNames)("session lists on %s", (backend) => {
+/** The same list expectations for every SessionsRepository: PostgreSQL (on PGlite and on a server) and ClickHouse. */
+describe.each([...backendNames, "clickhouse"] as const)("session lists on %s", (backend) => {
   let server: TestServer;
   let gql: Gql;
   const ids: string[] = [];
@@ -156,6 +158,7 @@ describe.each(backendNames)("session lists on %s", (backend) => {
     }
     await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id: ids[3] });
     await new Promise((r) => setTimeout(r, 300));
+    await settleReplication(server.services);
   });
   afterAll(() => server?.close());
 

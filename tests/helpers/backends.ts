@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 
-export type BackendName = "pglite" | "postgres";
+export type BackendName = "pglite" | "postgres" | "clickhouse";
 export const backendNames: BackendName[] = ["pglite", "postgres"];
 
 function required(name: string): string {
@@ -31,7 +31,19 @@ export async function freshPostgresDatabase(): Promise<string> {
 
 export const tempDir = (prefix = "sessions-") => mkdtempSync(join(process.env.TEST_RUNTIME_DIR ?? tmpdir(), prefix));
 
-/** Configuration for one backend: PGlite in a fresh directory, or a fresh PostgreSQL database. */
+/** A new database name on the suite's ClickHouse (created by the service's migrations). */
+export function freshClickHouseUrl(): string {
+  const url = new URL(required("TEST_CLICKHOUSE_URL"));
+  url.pathname = `/t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  return url.toString();
+}
+
+/**
+ * Configuration for one backend: PGlite in a fresh directory, a fresh PostgreSQL database, or
+ * PostgreSQL replicated into a fresh ClickHouse database that serves the lists.
+ */
 export async function backendEnv(name: BackendName): Promise<Record<string, string>> {
-  return name === "pglite" ? { DATA_DIR: tempDir() } : { DATA_DIR: tempDir(), DATABASE_URL: await freshPostgresDatabase() };
+  if (name === "pglite") return { DATA_DIR: tempDir() };
+  const postgres = { DATA_DIR: tempDir(), DATABASE_URL: await freshPostgresDatabase() };
+  return name === "postgres" ? postgres : { ...postgres, CLICKHOUSE_URL: freshClickHouseUrl(), REPLICATION_FLUSH_MS: "20" };
 }

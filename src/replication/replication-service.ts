@@ -1,0 +1,89 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Logger } from "pino";
+import type { LeaderLock } from "./leader-lock.js";
+import { ReplicationMetrics } from "./replication-metrics.js";
+import { SessionReplicator, type ReplicatorOptions } from "./session-replicator.js";
+
+export interface ReplicationServiceOptions extends ReplicatorOptions {
+  /** How often the leader renews its lock; followers retry at the same pace. */
+  leaderRenewMs: number;
+}
+
+/**
+ * Runs the replicator in exactly one process: whoever holds the leader lock consumes the slot;
+ * the others wait and take over within a renewal period or two when the leader dies.
+ */
+export class ReplicationService {
+  readonly metrics = new ReplicationMetrics();
+  private replicator: SessionReplicator;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private options: ReplicationServiceOptions,
+    clickhouse: ClickHouseClient,
+    private lock: LeaderLock,
+    private logger: Logger,
+  ) {
+    this.replicator = new SessionReplicator(options, clickhouse, logger, this.metrics);
+  }
+
+  start() {
+    this.loop ??= this.lead();
+  }
+
+  private async lead() {
+    while (!this.stopped) {
+      let acquired = false;
+      try {
+        acquired = await this.lock.tryAcquire();
+      } catch (error) {
+        this.logger.warn({ err: error }, "leader lock unavailable");
+      }
+      if (!acquired) {
+        await sleep(this.options.leaderRenewMs);
+        continue;
+      }
+      this.metrics.leader = true;
+      this.logger.info({ slot: this.options.slot }, "replication leader: consuming the slot");
+      const renewer = setInterval(() => {
+        void this.lock.renew().then(
+          (held) => {
+            if (!held) {
+              this.logger.warn("replication leadership lost");
+              void this.replicator.stop();
+            }
+          },
+          () => void this.replicator.stop(),
+        );
+      }, this.options.leaderRenewMs);
+      try {
+        await this.replicator.ensureSlot();
+        await this.replicator.run();
+      } catch (error) {
+        if (!this.stopped) {
+          this.metrics.recordError(error);
+          this.logger.error({ err: error }, "replication stopped; restarting");
+        }
+      } finally {
+        clearInterval(renewer);
+        this.metrics.leader = false;
+        await this.replicator.stop();
+        await this.lock.release().catch(() => {});
+      }
+      if (!this.stopped) await sleep(this.options.leaderRenewMs);
+    }
+  }
+
+  /** Waits until every committed change has reached ClickHouse (tests, benchmarks, shutdown). */
+  flush() {
+    return this.replicator.flush();
+  }
+
+  async stop() {
+    this.stopped = true;
+    await this.replicator.stop();
+    await this.loop?.catch(() => {});
+  }
+}

@@ -1,0 +1,25 @@
+import type { Services } from "../../src/services.js";
+
+/**
+ * Waits until ClickHouse holds exactly PostgreSQL's sessions (same ids, same updated_at and
+ * closed_at), or fails after `timeoutMs`. A no-op where lists come from PostgreSQL.
+ */
+export async function settleReplication(services: Services, timeoutMs = 15_000): Promise<void> {
+  if (!services.clickhouse) return;
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    const pg = await services.prisma.session.findMany({ select: { id: true, updatedAt: true, closedAt: true }, orderBy: { id: "asc" } });
+    const expected = pg.map((s) => `${s.id}|${s.updatedAt.getTime()}|${s.closedAt?.getTime() ?? ""}`).join(",");
+    const rows = await (
+      await services.clickhouse.query({
+        query: "SELECT session_id, toUnixTimestamp64Milli(updated_at) AS u, toUnixTimestamp64Milli(closed_at) AS c FROM sessions_v1 FINAL ORDER BY session_id",
+        format: "JSONEachRow",
+      })
+    ).json<{ session_id: string; u: string | number; c: string | number | null }>();
+    last = rows.map((r) => `${r.session_id}|${Number(r.u)}|${r.c === null ? "" : Number(r.c)}`).join(",");
+    if (last === expected) return;
+    if (Date.now() > deadline) throw new Error(`replication did not converge:\n pg: ${expected.slice(0, 300)}\n ch: ${last.slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
