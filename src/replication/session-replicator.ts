@@ -48,7 +48,10 @@ export class SessionReplicator {
     private metrics: ReplicationMetrics,
   ) {}
 
-  /** Creates the publication and the slot when missing; both outlive this process. */
+  /**
+   * Creates the publication and the slot when missing (both outlive this process), then copies
+   * the rows that existed before the slot, once per slot.
+   */
   async ensureSlot() {
     const client = new pg.Client({ connectionString: this.options.databaseUrl });
     await client.connect();
@@ -61,9 +64,47 @@ export class SessionReplicator {
           if (error.code !== "42710") throw error; // created by another process meanwhile
         });
       }
+      await this.backfill(client);
     } finally {
       await client.end();
     }
+  }
+
+  /**
+   * The initial copy. Rows are read as they are now and versioned with the slot's confirmed
+   * position: every change after that position streams in with a higher LSN and wins, so the
+   * copy can never hide a newer state, and repeating it (after a crash mid-copy) is harmless.
+   */
+  private async backfill(client: pg.Client) {
+    const done = await this.clickhouse.query({
+      query: "SELECT count() AS n FROM _sessions_backfills FINAL WHERE slot = {slot:String}",
+      query_params: { slot: this.options.slot },
+      format: "JSONEachRow",
+    });
+    if (Number((await done.json<{ n: string }>())[0]?.n ?? 0) > 0) return;
+    const { rows: slotRows } = await client.query<{ lsn: string }>(
+      "SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1",
+      [this.options.slot],
+    );
+    const version = lsnToBigInt(slotRows[0]!.lsn);
+    let after = "";
+    let copied = 0;
+    for (;;) {
+      const { rows } = await client.query<Record<string, unknown>>(
+        "SELECT * FROM sessions WHERE id > $1 ORDER BY id LIMIT $2",
+        [after, this.options.batchSize],
+      );
+      if (rows.length === 0) break;
+      await this.insertWithRetry(rows.map((r) => toClickHouseRow(r, version, false)));
+      copied += rows.length;
+      after = String(rows.at(-1)!.id);
+    }
+    await this.clickhouse.insert({
+      table: "_sessions_backfills",
+      values: [{ slot: this.options.slot, version: version.toString(), rows: copied }],
+      format: "JSONEachRow",
+    });
+    this.logger.info({ slot: this.options.slot, rows: copied }, "replication backfill done");
   }
 
   /** Runs until stop() or until the connection fails (then it rejects). */
@@ -78,10 +119,8 @@ export class SessionReplicator {
     const failed = new Promise<never>((_, reject) => service.on("error", reject));
     service.on("data", (lsn: string, message: Pgoutput.Message) => this.onMessage(lsn, message));
     service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
-      if (!shouldRespond) return;
-      // Nothing waiting and no transaction open: everything up to the server's position is stored.
-      const idle = !this.open && this.committed.length === 0 && !this.flushing;
-      void service.acknowledge(idle ? lsn : this.lastAcked).catch((e: unknown) => this.logger.warn({ err: e }, "replication feedback failed"));
+      if (this.idle()) void this.acknowledge(lsn);
+      else if (shouldRespond) void this.acknowledge(this.lastAcked);
     });
     this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.options.publication] });
@@ -131,16 +170,32 @@ export class SessionReplicator {
           this.waitingRows = 0;
           const rows = batch.flatMap((t) => t.rows);
           if (rows.length > 0) await this.insertWithRetry(rows);
-          const endLsn = batch.at(-1)!.endLsn;
-          if (this.service && !this.service.isStop()) await this.service.acknowledge(endLsn);
-          this.lastAcked = endLsn;
+          await this.acknowledge(batch.at(-1)!.endLsn);
           this.metrics.recordFlush(rows.length, batch.filter((t) => t.rows.length > 0).map((t) => t.commitTime));
         }
       } finally {
         this.flushing = undefined;
       }
+      // Caught up: confirm all that was received (other tables' WAL too), so the slot never holds
+      // WAL back and a server shutting down is not kept waiting for our confirmation.
+      if (this.idle() && this.service) await this.acknowledge(this.service.lastLsn());
     })();
     return this.flushing;
+  }
+
+  /** No transaction open and nothing waiting: everything received is in ClickHouse. */
+  private idle() {
+    return !this.open && this.committed.length === 0 && !this.flushing;
+  }
+
+  private async acknowledge(lsn: string) {
+    if (!this.service || this.service.isStop()) return;
+    try {
+      await this.service.acknowledge(lsn);
+      this.lastAcked = lsn;
+    } catch (error) {
+      this.logger.warn({ err: error }, "replication feedback failed");
+    }
   }
 
   private async insertWithRetry(rows: ClickHouseSessionRow[]) {

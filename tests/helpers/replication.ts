@@ -4,7 +4,7 @@ import type { Services } from "../../src/services.js";
  * Waits until ClickHouse holds exactly PostgreSQL's sessions (same ids, same updated_at and
  * closed_at), or fails after `timeoutMs`. A no-op where lists come from PostgreSQL.
  */
-export async function settleReplication(services: Services, timeoutMs = 15_000): Promise<void> {
+export async function settleReplication(services: Pick<Services, "prisma" | "clickhouse">, timeoutMs = 15_000): Promise<void> {
   if (!services.clickhouse) return;
   const deadline = Date.now() + timeoutMs;
   let last = "";

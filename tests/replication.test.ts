@@ -1,0 +1,212 @@
+import { spawn } from "node:child_process";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openClickHouse } from "../src/db/clickhouse.js";
+import { backendEnv, freshClickHouseUrl, redisUrl, tempDir } from "./helpers/backends.js";
+import { startOwnPostgres } from "./helpers/pg-cluster.js";
+import { startProcess } from "./helpers/process.js";
+import { settleReplication } from "./helpers/replication.js";
+import { startServer, type TestServer } from "./helpers/test-server.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Rows in ClickHouse for an environment, as (id → closed?) after FINAL. */
+async function clickhouseRows(clickhouseUrl: string) {
+  const { client } = openClickHouse(clickhouseUrl);
+  try {
+    const rows = await (await client.query({ query: "SELECT session_id, closed_at, tags, _is_deleted FROM sessions_v1 FINAL ORDER BY session_id", format: "JSONEachRow" })).json<{
+      session_id: string;
+      closed_at: string | null;
+      tags: string[];
+    }>();
+    return new Map(rows.map((r) => [r.session_id, r]));
+  } finally {
+    await client.close();
+  }
+}
+
+/** Writes sessions straight into PostgreSQL, as any node of the service would, retrying through outages. */
+function writer(databaseUrl: string, environmentId: string) {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  pool.on("error", () => {});
+  let n = 0;
+  let stopped = false;
+  const write = async () => {
+    const i = n++;
+    const id = `session_w${String(i).padStart(6, "0")}${Math.random().toString(36).slice(2, 14).padEnd(12, "0")}`;
+    for (;;) {
+      try {
+        await pool.query(`INSERT INTO sessions (id, environment_id, type, tags) VALUES ($1, $2, 'load', $3)`, [id, environmentId, [`n:${i}`]]);
+        if (i % 3 === 0) await pool.query(`UPDATE sessions SET closed_at = now(), updated_at = now() WHERE id = $1`, [id]);
+        if (i % 7 === 0) await pool.query(`DELETE FROM sessions WHERE id = $1`, [id]);
+        return;
+      } catch {
+        if (stopped) return;
+        await sleep(100);
+      }
+    }
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      await write();
+      await sleep(5);
+    }
+  })();
+  return {
+    count: () => n,
+    async stop() {
+      stopped = true;
+      await loop;
+      await pool.end();
+    },
+  };
+}
+
+describe("replication into ClickHouse", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("clickhouse");
+  });
+  afterAll(() => server?.close());
+
+  it("carries inserts, updates, closes and deletes, and reports itself on /healthz", async () => {
+    const { gql, id: environmentId } = await server.newEnvironment();
+    const create = async (externalId: string) =>
+      (await gql(`mutation($e: String) { createSession(input: { type: "chat", externalId: $e, tags: ["a"] }) { session { id } } }`, { e: externalId })).data!.createSession.session.id as string;
+    const [a, b, c] = [await create("a"), await create("b"), await create("c")];
+    await gql(`mutation($id: ID!) { updateSession(id: $id, input: { tags: ["x", "y"] }) { id } }`, { id: a });
+    await gql(`mutation($id: ID!) { closeSession(id: $id, reason: "done") { id } }`, { id: b });
+    await server.services.prisma.session.delete({ where: { id: c } });
+    await settleReplication(server.services);
+    const rows = await clickhouseRows(server.env.CLICKHOUSE_URL!);
+    expect(rows.get(a)?.tags).toEqual(["x", "y"]);
+    expect(rows.get(b)?.closed_at).not.toBeNull();
+    expect(rows.has(c)).toBe(false);
+    const list = await gql(`{ sessions { totalCount edges { node { externalId status } } } sessionTags }`);
+    expect(list.data).toEqual({
+      sessions: { totalCount: 2, edges: [{ node: { externalId: "b", status: "CLOSED" } }, { node: { externalId: "a", status: "ACTIVE" } }] },
+      sessionTags: ["a", "x", "y"],
+    });
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    expect(health).toMatchObject({ status: "ok", lists: "clickhouse", replication: { leader: true, errors: 0 } });
+    expect(health.replication.rowsFlushed).toBeGreaterThanOrEqual(6);
+    expect(environmentId).toMatch(/^env_/);
+  });
+});
+
+describe("replication faults", () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    while (cleanup.length) await cleanup.pop()!().catch(() => {});
+  });
+
+  /** A database with the schema and an environment, plus a replication-only process's settings. */
+  async function setup(databaseUrl?: string, clickhouseUrl = freshClickHouseUrl()) {
+    const env: Record<string, string> = { ...(await backendEnv("postgres")), CLICKHOUSE_URL: clickhouseUrl, REPLICATION_FLUSH_MS: "20", REPLICATION_LEADER_RENEW_MS: "300" };
+    if (databaseUrl) env.DATABASE_URL = databaseUrl;
+    // An API node that does not replicate: it migrates both databases and is where the test reads state.
+    const api = await startServer({ ...env, REPLICATION_ENABLED: "0" });
+    cleanup.push(() => api.close());
+    const { id } = await api.newEnvironment();
+    return { env, api, environmentId: id };
+  }
+
+  it("copies the sessions that existed before replication started", async () => {
+    const { env, api } = await setup();
+    const { gql } = await api.newEnvironment();
+    for (let i = 0; i < 30; i++) await gql(`mutation($e: String) { createSession(input: { type: "old", externalId: $e }) { isCached } }`, { e: `old-${i}` });
+    await gql(`mutation { closeSession(id: "old-1") { id } }`);
+    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
+    cleanup.push(() => consumer.close());
+    await settleReplication(consumer.services);
+    expect((await clickhouseRows(env.CLICKHOUSE_URL!)).size).toBe(30);
+  }, 60_000);
+
+  it("loses no row when the consumer is killed (SIGKILL) mid-stream and restarted", async () => {
+    const { env, api, environmentId } = await setup();
+    const consumer = startProcess({ ...env, REPLICATION_BATCH_SIZE: "50" });
+    await consumer.ready;
+    const load = writer(env.DATABASE_URL!, environmentId);
+    cleanup.push(() => load.stop());
+    await sleep(1_500);
+    await consumer.stop("SIGKILL");
+    await sleep(500);
+    const again = startProcess(env);
+    cleanup.push(() => again.stop());
+    await again.ready;
+    await sleep(500);
+    await load.stop();
+    expect(load.count()).toBeGreaterThan(20);
+    await settleReplication(api.services, 30_000);
+  }, 90_000);
+
+  it("catches up after ClickHouse was unavailable for a while", async () => {
+    const dataDir = tempDir("ch-");
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const startClickHouse = () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "tests/clickhouse/main.ts"], { env: { ...process.env, CLICKHOUSE_DATA_DIR: dataDir, CLICKHOUSE_PORT: port }, stdio: ["ignore", "pipe", "inherit"] });
+      return new Promise<typeof child>((resolve) => child.stdout.on("data", (d) => String(d).includes("listening on") && resolve(child)));
+    };
+    let clickhouse = await startClickHouse();
+    cleanup.push(async () => clickhouse.kill("SIGKILL"));
+    const { env, api, environmentId } = await setup(undefined, `http://127.0.0.1:${port}/replicated`);
+    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
+    cleanup.push(() => consumer.close());
+    const load = writer(env.DATABASE_URL!, environmentId);
+    cleanup.push(() => load.stop());
+    await sleep(700);
+    clickhouse.kill("SIGKILL");
+    await sleep(2_000);
+    expect(consumer.services.replication!.metrics.errors).toBeGreaterThan(0);
+    clickhouse = await startClickHouse();
+    await sleep(700);
+    await load.stop();
+    await settleReplication(consumer.services, 30_000);
+    expect(api.services.config.replicationEnabled).toBe(false);
+    await settleReplication(api.services);
+  }, 90_000);
+
+  it("survives a PostgreSQL restart during writes", async () => {
+    const cluster = await startOwnPostgres();
+    cleanup.push(async () => cluster.stop());
+    const { env, environmentId } = await setup(cluster.url);
+    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
+    cleanup.push(() => consumer.close());
+    const load = writer(env.DATABASE_URL!, environmentId);
+    cleanup.push(() => load.stop());
+    await sleep(800);
+    cluster.restart();
+    await sleep(1_500);
+    await load.stop();
+    expect(load.count()).toBeGreaterThan(10);
+    await settleReplication(consumer.services, 30_000);
+  }, 90_000);
+
+  it("fails over to a second consumer within seconds when the leader dies", async () => {
+    const { env, api, environmentId } = await setup();
+    const withRedis = { ...env, REDIS_URL: redisUrl() };
+    const first = startProcess(withRedis);
+    await first.ready;
+    await sleep(500);
+    const second = await startServer({ ...withRedis, REPLICATION_ENABLED: "1" });
+    cleanup.push(() => second.close());
+    await sleep(800);
+    expect(second.services.replication!.metrics.leader).toBe(false);
+    const load = writer(env.DATABASE_URL!, environmentId);
+    cleanup.push(() => load.stop());
+    await sleep(500);
+    const killedAt = Date.now();
+    await first.stop("SIGKILL");
+    while (!second.services.replication!.metrics.leader && Date.now() - killedAt < 10_000) await sleep(50);
+    expect(second.services.replication!.metrics.leader).toBe(true);
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+    await sleep(500);
+    await load.stop();
+    await settleReplication(second.services, 30_000);
+    const redis = new Redis(redisUrl());
+    cleanup.push(async () => redis.disconnect());
+    expect(await redis.exists(`sessions:replication:leader:sessions_clickhouse_${new URL(env.DATABASE_URL!).pathname.slice(1)}`)).toBe(1);
+    expect(api).toBeDefined();
+  }, 90_000);
+});
