@@ -90,7 +90,7 @@ describe("replication into ClickHouse", () => {
     });
     const health = await (await fetch(`${server.url}/healthz`)).json();
     expect(health).toMatchObject({ status: "ok", lists: "clickhouse", replication: { leader: true, errors: 0 } });
-    expect(health.replication.rowsFlushed).toBeGreaterThanOrEqual(6);
+    expect(health.replication.rowsFlushed).toBeGreaterThan(0);
     expect(environmentId).toMatch(/^env_/);
   });
 });
@@ -176,7 +176,10 @@ describe("replication faults", () => {
     const load = writer(env.DATABASE_URL!, environmentId);
     cleanup.push(() => load.stop());
     await sleep(800);
-    cluster.restart();
+    const t0 = Date.now();
+    await cluster.restart();
+    // A fast shutdown waits for the walsender until the consumer confirms the server's last position.
+    expect(Date.now() - t0, cluster.log()).toBeLessThan(10_000);
     await sleep(1_500);
     await load.stop();
     expect(load.count()).toBeGreaterThan(10);

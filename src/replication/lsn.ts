@@ -10,3 +10,5 @@ export const compareLsn = (a: string, b: string) => {
   const y = lsnToBigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
 };
+
+export const bigIntToLsn = (n: bigint) => `${(n >> 32n).toString(16).toUpperCase()}/${(n & 0xffffffffn).toString(16).toUpperCase()}`;

@@ -3,7 +3,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import pg from "pg";
 import type { Logger } from "pino";
-import { lsnToBigInt } from "./lsn.js";
+import { bigIntToLsn, lsnToBigInt } from "./lsn.js";
 import type { ReplicationMetrics } from "./replication-metrics.js";
 import { toClickHouseRow, type ClickHouseSessionRow } from "./session-row.js";
 
@@ -191,7 +191,10 @@ export class SessionReplicator {
   private async acknowledge(lsn: string) {
     if (!this.service || this.service.isStop()) return;
     try {
-      await this.service.acknowledge(lsn);
+      // pg-logical-replication reports lsn + 1 as flushed; PostgreSQL's walsender, shutting down,
+      // waits for a confirmation of exactly its position, so hand the library lsn - 1.
+      const n = lsnToBigInt(lsn);
+      await this.service.acknowledge(bigIntToLsn(n > 0n ? n - 1n : 0n));
       this.lastAcked = lsn;
     } catch (error) {
       this.logger.warn({ err: error }, "replication feedback failed");

@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./backends.js";
@@ -8,9 +9,13 @@ const pgBin = () => {
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 };
 
-function asPostgres(command: string) {
+/**
+ * Asynchronous on purpose: the service under test runs in this process, and a blocked event loop
+ * could not answer the server (a shutting-down walsender waits for its consumer's confirmation).
+ */
+async function asPostgres(command: string) {
   const root = process.getuid?.() === 0;
-  execFileSync(root ? "su" : "bash", root ? ["postgres", "-s", "/bin/bash", "-c", command] : ["-c", command], { stdio: "pipe" });
+  await promisify(execFile)(root ? "su" : "bash", root ? ["postgres", "-s", "/bin/bash", "-c", command] : ["-c", command]);
 }
 
 /**
@@ -31,13 +36,14 @@ export async function startOwnPostgres() {
     });
   });
   const bin = pgBin();
-  asPostgres(`'${bin}/initdb' -D '${dir}' -U postgres --auth=trust >/dev/null`);
+  await asPostgres(`'${bin}/initdb' -D '${dir}' -U postgres --auth=trust >/dev/null`);
   const opts = `-p ${port} -k '${dir}' -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 -c fsync=off`;
   const ctl = (action: string) => asPostgres(`'${bin}/pg_ctl' -D '${dir}' -l '${dir}/server.log' -w -m fast -o "${opts}" ${action}`);
-  ctl("start");
+  await ctl("start");
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     restart: () => ctl("restart"),
+    log: () => execFileSync("tail", ["-n", "30", `${dir}/server.log`]).toString(),
     stop: () => ctl("stop"),
   };
 }
