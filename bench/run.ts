@@ -1,0 +1,27 @@
+// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: lag, lists
+// (all by default; name some to run only those, e.g. `npm run bench -- lists`).
+import { writeFileSync } from "node:fs";
+import { listLatency } from "./list-latency.js";
+import { replicationLag } from "./replication-lag.js";
+
+const wanted = new Set(process.argv.slice(2));
+const run = (name: string) => wanted.size === 0 || wanted.has(name);
+const results: Record<string, unknown> = { at: new Date().toISOString(), machine: { cpus: (await import("node:os")).cpus().length } };
+const fmt = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+
+if (run("lag")) {
+  const lag = await replicationLag({ ratePerSecond: 1000, seconds: 10 });
+  results.replication = lag;
+  console.log("\nReplication lag (PostgreSQL commit → ClickHouse), target p99 ≤ 1000 ms");
+  console.table([{ "writes/s": lag.writesPerSecond, rows: lag.rows, "lag p50 ms": fmt(lag.lagP50Ms), "lag p99 ms": fmt(lag.lagP99Ms), batches: lag.batches }]);
+}
+
+if (run("lists")) {
+  const lists = await listLatency({ sizes: [100_000, 1_000_000], requests: 100 });
+  results.lists = lists;
+  console.log("\nList page (first 25) + totalCount through GraphQL, target p99 ≤ 50 ms at 1M on ClickHouse");
+  console.table(lists.map((r) => ({ ...r, p50Ms: fmt(r.p50Ms as number), p99Ms: fmt(r.p99Ms as number) })));
+}
+
+writeFileSync(new URL("./results/latest.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+console.log("\nwrote bench/results/latest.json");
