@@ -10,6 +10,8 @@ import { Session } from "chdb";
  * too old for this project's SQL, and no other ClickHouse can be installed here; with this front
  * the production client and SQL are what the tests exercise.
  */
+const protocolParams = new Set(["query", "database", "query_id", "default_format", "session_id", "session_timeout", "compress", "decompress", "enable_http_compression", "wait_end_of_query", "role"]);
+
 export async function startClickHouseFront(opts: { dataDir: string; port?: number; host?: string }): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const session = new Session(opts.dataDir);
   let current = "default";
@@ -39,6 +41,14 @@ export async function startClickHouseFront(opts: { dataDir: string; port?: numbe
     const params: Record<string, string> = {};
     for (const [k, v] of url.searchParams) if (k.startsWith("param_")) params[k.slice(6)] = v;
     const database = url.searchParams.get("database") ?? "default";
+    // Other URL parameters are settings: a SELECT gets them as its SETTINGS clause.
+    const settings = [...url.searchParams].filter(([k]) => !k.startsWith("param_") && !protocolParams.has(k));
+    const withSettings = (q: string) => {
+      if (settings.length === 0 || !/^\s*(SELECT|WITH)\b/i.test(q)) return q;
+      const clause = ` SETTINGS ${settings.map(([k, v]) => `${k} = ${/^\d+$/.test(v) ? v : `'${v.replace(/'/g, "''")}'`}`).join(", ")}`;
+      const format = /\n?FORMAT\s+\w+\s*$/i.exec(q);
+      return format ? q.slice(0, format.index) + clause + q.slice(format.index) : q + clause;
+    };
     try {
       const out = await serial(async () => {
         if (database !== current) {
@@ -46,7 +56,8 @@ export async function startClickHouseFront(opts: { dataDir: string; port?: numbe
           current = database;
         }
         const format = url.searchParams.get("default_format") ?? "TabSeparated";
-        return Object.keys(params).length ? session.queryBind(sql, params, format) : session.query(sql, format);
+        const statement = withSettings(sql);
+        return Object.keys(params).length ? session.queryBind(statement, params, format) : session.query(statement, format);
       });
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "x-clickhouse-summary": "{}" });
       res.end(out);
