@@ -12,7 +12,7 @@ if (!token || !sessionRef) {
   process.exit(2);
 }
 
-const client = new SessionsClient(url, token);
+const client = new SessionsClient({ url, token });
 const { createSession } = await client.request(CreateSessionDocument, { input: { type: "chat", externalId: sessionRef.startsWith("session_") ? undefined : sessionRef } });
 const id = createSession.session.id;
 console.log(`worker on ${id}`);
@@ -43,7 +43,7 @@ for (;;) {
     await client.request(AppendToSessionDocument, {
       id,
       io: "OUT",
-      records: [{ data: { type: "token", text: i === 0 ? word : ` ${word}` } }],
+      records: [{ data: { type: "token", replyTo: after - 1, text: i === 0 ? word : ` ${word}` } }],
       idempotencyKey: `reply-${after}-${i}`,
     });
   }

@@ -11,6 +11,8 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 need=()
 [ -x "$PG_BIN/initdb" ] || need+=(postgresql)
 command -v redis-server >/dev/null || need+=(redis-server)
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive

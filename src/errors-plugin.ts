@@ -2,6 +2,7 @@ import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
 import { errorCodes } from "./errors.js";
+import { currentRequestId } from "./http/request-context.js";
 
 const known = new Set<string>(errorCodes);
 
@@ -27,9 +28,9 @@ export function maskError(logger: Logger) {
       if (contractCode(original) || !original || (isGraphQLError(original) && !original.originalError)) {
         return new GraphQLError(error.message, { ...error, extensions: { ...(original as GraphQLError | undefined)?.extensions, ...error.extensions } });
       }
-      logger.error({ err: original, path: error.path?.join(".") }, "internal error while resolving");
+      logger.error({ err: original, path: error.path?.join("."), requestId: currentRequestId() }, "internal error while resolving");
     } else {
-      logger.error({ err: error }, "internal error");
+      logger.error({ err: error, requestId: currentRequestId() }, "internal error");
     }
     return new GraphQLError("Internal server error", {
       extensions: { code: "INTERNAL_SERVER_ERROR" },
@@ -40,18 +41,21 @@ export function maskError(logger: Logger) {
 
 /**
  * Errors graphql-js and the request guards raise (syntax, validation, variable coercion, depth
- * and cost limits) carry no code or one outside the contract: they are all bad input.
+ * and cost limits) carry no code or one outside the contract: they are all bad input. Every error
+ * also carries the request id.
  */
 export const contractErrorCodes: Plugin = {
   onResultProcess({ result }) {
+    const requestId = currentRequestId();
     const results = Array.isArray(result) ? result : [result];
     for (const r of results) {
       if (!r || typeof r !== "object" || !("errors" in r) || !Array.isArray(r.errors)) continue;
       for (const e of r.errors as GraphQLError[]) {
         const code = e.extensions?.code;
-        if (typeof code !== "string" || !known.has(code)) {
-          (e.extensions as Record<string, unknown>).code = "BAD_USER_INPUT";
-        }
+        const extensions = e.extensions as Record<string, unknown>;
+        if (typeof code !== "string" || !known.has(code)) extensions.code = "BAD_USER_INPUT";
+        // Quoted in a bug report, it finds the server's log lines for this request.
+        if (requestId) extensions.requestId = requestId;
       }
     }
   },

@@ -3,11 +3,16 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
-import { createYoga, type Plugin } from "graphql-yoga";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { createYoga } from "graphql-yoga";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createContext, type Context } from "./context.js";
 import { contractErrorCodes, maskError, subscriptionErrorsWithData } from "./errors-plugin.js";
+import { healthz } from "./http/healthz.js";
+import { metricsPlugin } from "./http/metrics-plugin.js";
+import { currentRequestId, requestIdOf, withRequestId } from "./http/request-context.js";
+import { webPages } from "./http/web.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
 
@@ -19,31 +24,6 @@ const WS_PING_MS = 15_000;
 interface InitialContext {
   request?: Request;
   connectionParams?: Record<string, unknown>;
-}
-
-function healthz(services: Services): Plugin {
-  return {
-    async onRequest({ url, endResponse, fetchAPI }) {
-      if (url.pathname !== "/healthz") return;
-      try {
-        await services.prisma.$queryRaw`SELECT 1`;
-        if (services.redis) await services.redis.ping();
-        if (services.clickhouse && !(await services.clickhouse.ping()).success) throw new Error("ClickHouse did not answer");
-        endResponse(
-          fetchAPI.Response.json({
-            status: "ok",
-            database: services.db.kind,
-            store: services.store.backend,
-            lists: services.clickhouse ? "clickhouse" : "postgres",
-            ...(services.replication && { replication: services.replication.metrics.snapshot() }),
-          }),
-        );
-      } catch (error) {
-        services.logger.warn({ err: error }, "health check failed");
-        endResponse(fetchAPI.Response.json({ status: "unavailable" }, { status: 503 }));
-      }
-    },
-  };
 }
 
 const graphiqlQuery = `# Create a session, append to its "in" channel, and watch it live in another tab:
@@ -64,6 +44,8 @@ export function createApp(services: Services) {
     graphqlEndpoint: GRAPHQL_PATH,
     maxRequestBodySize: MAX_BODY_BYTES,
     landingPage: false,
+    // GraphiQL's assets come from this package, not a CDN: it works offline and behind firewalls.
+    renderGraphiQL,
     logging: {
       debug: (...args) => services.logger.debug(args.map(String).join(" ")),
       info: (...args) => services.logger.info(args.map(String).join(" ")),
@@ -77,11 +59,13 @@ export function createApp(services: Services) {
       const authorization =
         initial.request?.headers.get("authorization") ??
         (typeof initial.connectionParams?.authorization === "string" ? initial.connectionParams.authorization : undefined);
-      const requestId = initial.request?.headers.get("x-request-id") ?? randomUUID();
+      const requestId = currentRequestId() ?? randomUUID();
       return createContext(services, await services.authenticator.authenticate(authorization), requestId);
     },
     plugins: [
       healthz(services),
+      metricsPlugin(services.metrics),
+      webPages(),
       useGraphQLSSE({ endpoint: SSE_PATH }),
       EnvelopArmorPlugin({
         maxDepth: { n: 10 },
@@ -96,7 +80,11 @@ export function createApp(services: Services) {
     ],
   });
 
-  const server = createServer(yoga);
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req);
+    res.setHeader("x-request-id", requestId);
+    withRequestId(requestId, () => void yoga(req, res));
+  });
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
   const wsServer = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {

@@ -15,6 +15,7 @@ import { WaitpointService } from "./realtime/waitpoints/waitpoint-service.js";
 import { Watchers } from "./realtime/watchers.js";
 import { LocalSignals, RedisSignals, type Signals } from "./realtime/signals.js";
 import type { StreamStore } from "./realtime/stream-store.js";
+import { createMetrics, type Metrics } from "./http/metrics.js";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { migrateClickHouse, openClickHouse } from "./db/clickhouse.js";
 import { PostgresLeaderLock, RedisLeaderLock } from "./replication/leader-lock.js";
@@ -28,6 +29,7 @@ import type { SessionsRepository } from "./sessions/sessions-repository.js";
 export interface Services {
   config: Config;
   logger: Logger;
+  metrics: Metrics;
   db: Database;
   prisma: PrismaClient;
   redis?: Redis;
@@ -59,13 +61,18 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     signals = await RedisSignals.connect(redis, logError("redis signal"));
   }
 
+  let replication: ReplicationService | undefined;
+  const metrics = createMetrics(() => replication?.metrics);
   const store: StreamStore =
     config.S2_ACCESS_TOKEN && config.S2_BASIN
       ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT })
       : new LocalStreamStore(prisma);
   const writer = new ChannelWriter(prisma, store);
   const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 10_000, readBatch: 1_000 }, logError("channel fan-out"));
-  writer.onAppend((channel, ack) => signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum }));
+  writer.onAppend((channel, ack) => {
+    signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
+    metrics.recordsAppended.inc({ io: channel.io }, ack.lastSeqNum - ack.firstSeqNum + 1);
+  });
   const waitpoints = new WaitpointService(
     prisma,
     store,
@@ -79,7 +86,6 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
 
   const sessions = new SessionStore(prisma);
   let clickhouse: ClickHouseClient | undefined;
-  let replication: ReplicationService | undefined;
   if (config.CLICKHOUSE_URL && config.DATABASE_URL) {
     await migrateClickHouse(config.CLICKHOUSE_URL);
     clickhouse = openClickHouse(config.CLICKHOUSE_URL).client;
@@ -111,6 +117,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   return {
     config,
     logger,
+    metrics,
     db,
     prisma,
     redis,

@@ -102,6 +102,9 @@ builder.subscriptionFields((t) => ({
     },
     authScopes: (_root, args) => ({ session: { action: "read", session: args.id } }),
     subscribe: (_root, args, ctx) => resolvers.subscribeRecords(ctx, args),
-    resolve: (record) => record,
+    resolve: (record, _args, ctx) => {
+      ctx.services.metrics.recordsDelivered.inc();
+      return record;
+    },
   }),
 }));

@@ -1,0 +1,47 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { ReplicationMetrics } from "../replication/replication-metrics.js";
+
+/** The service's Prometheus metrics, one registry per process (served on GET /metrics). */
+export function createMetrics(replication: () => ReplicationMetrics | undefined) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "sessions_process_" });
+  const metrics = {
+    registry,
+    operations: new Counter({ name: "sessions_graphql_operations_total", help: "GraphQL operations executed", labelNames: ["type"], registers: [registry] }),
+    errors: new Counter({ name: "sessions_graphql_errors_total", help: "GraphQL errors returned, by contract code", labelNames: ["code"], registers: [registry] }),
+    subscriptionsOpen: new Gauge({ name: "sessions_subscriptions_open", help: "Subscriptions currently open", registers: [registry] }),
+    recordsAppended: new Counter({ name: "sessions_records_appended_total", help: "Records appended to channels", labelNames: ["io"], registers: [registry] }),
+    recordsDelivered: new Counter({ name: "sessions_records_delivered_total", help: "Records delivered to subscribers", registers: [registry] }),
+  };
+  new Gauge({
+    name: "sessions_replication_lag_ms",
+    help: "PostgreSQL commit to ClickHouse flush, over recent transactions",
+    labelNames: ["quantile"],
+    registers: [registry],
+    collect() {
+      const r = replication();
+      if (!r) return;
+      this.set({ quantile: "0.5" }, r.lagPercentile(50) ?? 0);
+      this.set({ quantile: "0.99" }, r.lagPercentile(99) ?? 0);
+    },
+  });
+  new Gauge({
+    name: "sessions_replication_errors",
+    help: "ClickHouse write and replication errors since start",
+    registers: [registry],
+    collect() {
+      this.set(replication()?.errors ?? 0);
+    },
+  });
+  new Gauge({
+    name: "sessions_replication_last_batch_rows",
+    help: "Rows in the last batch flushed to ClickHouse",
+    registers: [registry],
+    collect() {
+      this.set(replication()?.lastBatchSize ?? 0);
+    },
+  });
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

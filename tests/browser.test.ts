@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+
+const shots = new URL("../test-results/", import.meta.url).pathname;
+
+/** The dashboard and the chat page in headless Debian Chromium, against the real service. */
+describe("pages in a browser", () => {
+  let server: TestServer;
+  let browser: Browser;
+  let gql: Gql;
+  let key: string;
+  let worker: ChildProcess;
+
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    server = await startServer("pglite");
+    ({ gql, secretKey: key } = await server.newEnvironment());
+    for (const [i, tag] of ["support", "sales", "support"].entries()) {
+      await gql(`mutation($e: String, $t: [String!]) { createSession(input: { type: "chat", externalId: $e, tags: $t }) { isCached } }`, { e: `ticket-${i}`, t: [tag] });
+    }
+    worker = spawn(process.execPath, ["--import", "tsx", "examples/worker.ts", "chat-browser"], {
+      env: { ...process.env, SESSIONS_URL: server.url, SESSIONS_TOKEN: key },
+      stdio: "ignore",
+    });
+    browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    worker?.kill();
+    await browser?.close();
+    await server?.close();
+  });
+
+  const page = async (path: string): Promise<Page> => {
+    const p = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    await p.goto(`${server.url}${path}#token=${key}`);
+    return p;
+  };
+
+  it("lists, filters and opens sessions, and tails a channel live", async () => {
+    const p = await page("/");
+    await p.getByTestId("session-row").first().waitFor();
+    expect(await p.getByTestId("session-row").count()).toBeGreaterThanOrEqual(3);
+    await p.fill('input[name="tag"]', "support");
+    await p.click('form[data-testid="filters"] button');
+    await expect.poll(() => p.getByTestId("total").textContent()).toBe("2 sessions");
+    await p.getByTestId("session-row").filter({ hasText: "ticket-2" }).click();
+    await p.getByTestId("channel-OUT").waitFor();
+    await gql(`mutation { appendToSession(id: "ticket-2", io: OUT, records: [{ data: { text: "live from the task" } }]) { lastSeqNum } }`);
+    await p.getByTestId("channel-OUT").getByText("live from the task").waitFor({ timeout: 10_000 });
+    await p.screenshot({ path: `${shots}dashboard.png`, fullPage: true });
+    await p.getByTestId("close").click();
+    await expect.poll(() => p.getByTestId("detail-status").textContent()).toBe("CLOSED");
+    await p.close();
+  }, 60_000);
+
+  it("chats with the worker and shows the conversation once, complete, after a reload", async () => {
+    const p = await page("/chat?session=chat-browser");
+    await p.getByTestId("composer").waitFor();
+    for (const text of ["hello there", "how are you"]) {
+      await p.fill('form[data-testid="composer"] input', text);
+      await p.click('form[data-testid="composer"] button');
+      await p.locator('[data-testid="assistant-message"][data-done="true"]', { hasText: `You said: ${text}` }).waitFor({ timeout: 20_000 });
+    }
+    const read = async () => ({
+      user: await p.getByTestId("user-message").allTextContents(),
+      assistant: await p.getByTestId("assistant-message").allTextContents(),
+    });
+    const before = await read();
+    expect(before).toEqual({ user: ["hello there", "how are you"], assistant: ["You said: hello there", "You said: how are you"] });
+    await p.reload();
+    await p.locator('[data-testid="assistant-message"][data-done="true"]').nth(1).waitFor({ timeout: 10_000 });
+    expect(await read()).toEqual(before);
+    await p.screenshot({ path: `${shots}chat.png`, fullPage: true });
+    await p.close();
+  }, 60_000);
+
+  it("serves GraphiQL from its own assets, with the example operations", async () => {
+    const p = await browser.newPage();
+    const external: string[] = [];
+    p.on("request", (r) => !r.url().startsWith(server.url) && !r.url().startsWith("data:") && !r.url().startsWith("blob:") && external.push(r.url()));
+    await p.goto(`${server.url}/graphql`);
+    await p.locator(".graphiql-container").first().waitFor({ timeout: 20_000 });
+    await expect.poll(async () => (await p.content()).includes("appendToSession")).toBe(true);
+    expect(external).toEqual([]);
+    await p.close();
+  }, 60_000);
+});

@@ -1,0 +1,117 @@
+import { CloseSessionDocument, GetSessionDocument, ListSessionsDocument, type SessionFilter, type SessionIo, type SessionStatus } from "../client/generated/graphql.js";
+import type { SessionsClient } from "../client/src/sessions-client.js";
+import { askForToken, connect, el } from "./connect.js";
+import { mountStyles } from "./style.js";
+
+mountStyles();
+const root = document.getElementById("root")!;
+const client = connect();
+if (!client) askForToken(root);
+else start(client);
+
+function start(client: SessionsClient) {
+  const filters = el("form", { className: "filters", dataset: { testid: "filters" } });
+  filters.innerHTML = `
+    <input name="type" placeholder="type">
+    <input name="tag" placeholder="tag">
+    <input name="externalId" placeholder="externalId">
+    <select name="status"><option value="">any status</option><option>ACTIVE</option><option>CLOSED</option><option>EXPIRED</option></select>
+    <select name="period"><option value="">all time</option><option value="1h">last hour</option><option value="1d">last day</option><option value="7d">last week</option></select>
+    <button>Filter</button>`;
+  const summary = el("span", { className: "muted", dataset: { testid: "total" } });
+  const prev = el("button", { className: "secondary", textContent: "← Newer", disabled: true });
+  const next = el("button", { className: "secondary", textContent: "Older →", disabled: true });
+  const table = el("table", { dataset: { testid: "sessions" } });
+  const detail = el("section", { className: "detail", hidden: true, dataset: { testid: "detail" } });
+  root.append(filters, table, el("div", { className: "pager" }, prev, next, summary), detail);
+
+  let page: { after?: string; before?: string } = {};
+  let cursors = { start: null as string | null, end: null as string | null };
+
+  const filter = (): SessionFilter => {
+    const f = new FormData(filters);
+    const value = (k: string) => (f.get(k) as string).trim() || undefined;
+    return {
+      types: value("type") ? [value("type")!] : undefined,
+      tags: value("tag") ? [value("tag")!] : undefined,
+      externalId: value("externalId"),
+      statuses: value("status") ? [value("status") as SessionStatus] : undefined,
+      period: value("period"),
+    };
+  };
+
+  async function load() {
+    const { sessions } = await client.request(ListSessionsDocument, {
+      filter: filter(),
+      ...(page.before ? { last: 20, before: page.before } : { first: 20, after: page.after }),
+    });
+    table.replaceChildren(
+      el("tr", {}, ...["Session", "externalId", "type", "tags", "status", "created"].map((h) => el("th", { textContent: h }))),
+      ...sessions.edges.map(({ node }) => {
+        const row = el(
+          "tr",
+          { className: "row", dataset: { testid: "session-row", id: node.id } },
+          el("td", { textContent: node.id }),
+          el("td", { textContent: node.externalId ?? "" }),
+          el("td", { textContent: node.type }),
+          el("td", { textContent: node.tags.join(", ") }),
+          el("td", {}, el("span", { className: `status ${node.status}`, textContent: node.status })),
+          el("td", { textContent: new Date(node.createdAt).toLocaleString() }),
+        );
+        row.addEventListener("click", () => void open(node.id));
+        return row;
+      }),
+    );
+    summary.textContent = `${sessions.totalCount} session${sessions.totalCount === 1 ? "" : "s"}`;
+    cursors = { start: sessions.pageInfo.startCursor ?? null, end: sessions.pageInfo.endCursor ?? null };
+    next.disabled = !sessions.pageInfo.hasNextPage;
+    prev.disabled = !sessions.pageInfo.hasPreviousPage;
+  }
+
+  let following: AbortController | undefined;
+
+  async function open(id: string) {
+    following?.abort();
+    following = new AbortController();
+    const { session } = await client.request(GetSessionDocument, { id });
+    if (!session) return;
+    const closeButton = el("button", { textContent: "Close session", disabled: session.status === "CLOSED", dataset: { testid: "close" } });
+    closeButton.addEventListener("click", async () => {
+      await client.request(CloseSessionDocument, { id, reason: "closed from the dashboard" });
+      closeButton.disabled = true;
+      await load();
+      await open(id);
+    });
+    const channels = (["OUT", "IN"] as const).map((io) => el("div", { className: "channel", dataset: { testid: `channel-${io}` } }));
+    detail.hidden = false;
+    detail.replaceChildren(
+      el("h2", { textContent: session.externalId ? `${session.externalId} · ${session.id}` : session.id }),
+      el("p", {}, el("span", { className: `status ${session.status}`, textContent: session.status, dataset: { testid: "detail-status" } }), " ", closeButton),
+      el("div", { className: "channels" }, ...channels.map((c, i) => el("div", {}, el("h3", { textContent: i === 0 ? "out (task → clients)" : "in (clients → task)" }), c))),
+    );
+    (["OUT", "IN"] as const).forEach((io: SessionIo, i) => void tail(id, io, channels[i]!, following!.signal));
+  }
+
+  async function tail(id: string, io: SessionIo, into: HTMLElement, signal: AbortSignal) {
+    for await (const record of client.follow(id, io, { fromSeqNum: 0, signal })) {
+      into.append(el("div", { dataset: { testid: "record", seq: String(record.seqNum) }, textContent: `#${record.seqNum} ${JSON.stringify(record.data)}` }));
+      into.scrollTop = into.scrollHeight;
+    }
+    into.append(el("div", { className: "muted", textContent: "— session closed —" }));
+  }
+
+  filters.addEventListener("submit", (e) => {
+    e.preventDefault();
+    page = {};
+    void load();
+  });
+  next.addEventListener("click", () => {
+    page = { after: cursors.end ?? undefined };
+    void load();
+  });
+  prev.addEventListener("click", () => {
+    page = { before: cursors.start ?? undefined };
+    void load();
+  });
+  void load();
+}
