@@ -26,3 +26,31 @@ describe("sessions CLI", () => {
     expect(() => cli(env, "env", "create", "staging")).toThrow();
   });
 });
+
+describe("sessions tail", () => {
+  it("prints a channel's records as JSON lines, live, and exits when the session closes", async () => {
+    const { startServer } = await import("./helpers/test-server.js");
+    const { spawn } = await import("node:child_process");
+    const server = await startServer("pglite");
+    try {
+      const { secretKey, gql } = await server.newEnvironment();
+      await gql(`mutation { createSession(input: { type: "chat", externalId: "tailed" }) { isCached } }`);
+      await gql(`mutation { appendToSession(id: "tailed", io: OUT, records: [{ data: "first" }, { data: "second" }]) { lastSeqNum } }`);
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "tail", "tailed", "--from", "1"], {
+        env: { ...process.env, SESSIONS_URL: server.url, SESSIONS_TOKEN: secretKey },
+      });
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      const exited = new Promise<number | null>((r) => child.on("exit", r));
+      const deadline = Date.now() + 20_000;
+      while (!out.includes("second") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await gql(`mutation { appendToSession(id: "tailed", io: OUT, records: [{ data: { live: true } }]) { lastSeqNum } }`);
+      while (!out.includes("live") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await gql(`mutation { closeSession(id: "tailed") { id } }`);
+      expect(await exited).toBe(0);
+      expect(out.trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.seqNum, r.data])).toEqual([[1, "second"], [2, { live: true }]]);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});

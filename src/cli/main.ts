@@ -1,12 +1,15 @@
-// `npm run sessions -- env create <slug>` / `env list`: environment and key management (OPERATING.md).
+// `npm run sessions -- env create <slug>` / `env list`: environment and key management (OPERATING.md);
+// `npm run sessions -- tail <session>`: follow a channel from a terminal.
 import { createEnvironment, EnvironmentExistsError, listEnvironments } from "../auth/environments.js";
 import { ConfigError, loadConfig } from "../config.js";
 import { openDatabase } from "../db/open.js";
+import { tail } from "./tail.js";
 
-const usage = "usage: sessions env create <slug> | sessions env list";
+const usage = "usage: sessions env create <slug> | sessions env list | sessions tail <session> [--in] [--from N]";
 
 async function main(argv: string[]): Promise<number> {
   const [group, command, arg] = argv;
+  if (group === "tail") return tail(argv.slice(1));
   if (group !== "env" || !["create", "list"].includes(command ?? "")) {
     console.error(usage);
     return 2;
