@@ -128,6 +128,11 @@ export function createApp(services: Services) {
   return {
     server,
     yoga,
+    /** Cuts every open connection, HTTP and WebSocket, as a network failure would (tests, drills). */
+    dropConnections() {
+      server.closeAllConnections();
+      for (const socket of wss.clients) socket.terminate();
+    },
     async listen(port: number, host: string) {
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);

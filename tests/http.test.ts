@@ -33,6 +33,24 @@ describe("HTTP surface", () => {
     expect(body.errors?.[0]?.extensions.code).toBe("BAD_USER_INPUT");
   });
 
+  it("counts operations, appends and deliveries on /metrics, and tags every error with the request id", async () => {
+    const { gql, secretKey } = await server.newEnvironment();
+    await gql(`mutation { createSession(input: { type: "m", externalId: "metered" }) { isCached } }`);
+    await gql(`mutation { appendToSession(id: "metered", io: IN, records: [{ data: 1 }, { data: 2 }]) { lastSeqNum } }`);
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secretKey}`, "x-request-id": "req-abc.1" },
+      body: JSON.stringify({ query: `mutation { closeSession(id: "missing") { id } }` }),
+    });
+    expect(res.headers.get("x-request-id")).toBe("req-abc.1");
+    expect((await res.json()).errors[0].extensions).toEqual({ code: "NOT_FOUND", requestId: "req-abc.1" });
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^sessions_records_appended_total\{io="IN"\} [2-9]\d*$/m);
+    expect(text).toMatch(/^sessions_graphql_errors_total\{code="NOT_FOUND"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^sessions_graphql_operations_total\{type="query_or_mutation"\} [1-9]\d*$/m);
+    expect(text).toContain("sessions_subscriptions_open");
+  });
+
   it("answers /healthz with 200 while ready and 503 once the database is gone; masks internal errors", async () => {
     const { gql } = await server.newEnvironment();
     expect((await gql(`{ sessions { totalCount } }`)).errors).toBeUndefined();
@@ -44,7 +62,7 @@ describe("HTTP surface", () => {
     expect(down.status).toBe(503);
     // The key is still cached, so the request reaches a resolver whose database is gone.
     const failed = await gql(`{ sessions { totalCount } }`);
-    expect(failed.errors).toEqual([expect.objectContaining({ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } })]);
+    expect(failed.errors).toEqual([expect.objectContaining({ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR", requestId: expect.any(String) } })]);
     expect(JSON.stringify(failed)).not.toMatch(/prisma|pool|SELECT|at \//i);
   });
 });

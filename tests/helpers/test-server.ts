@@ -30,6 +30,8 @@ export interface TestServer {
   env: Record<string, string>;
   /** A new environment with its own secret key: tests isolate themselves by environment. */
   newEnvironment(): Promise<{ id: string; secretKey: string; gql: Gql }>;
+  /** Cuts every open HTTP connection (SSE streams included), as a network failure would. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startServer(backend: BackendName | Record<string, string>,
       const { environment, secretKey } = await createEnvironment(services.prisma, slug);
       return { id: environment.id, secretKey, gql: gqlClient(url, secretKey) };
     },
+    dropConnections: () => app.dropConnections(),
     async close() {
       await app.close();
       await services.close();

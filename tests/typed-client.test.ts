@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { AppendToSessionDocument, CreateSessionDocument } from "../client/generated/graphql.js";
+import { SessionsClient, SessionsError } from "../client/src/sessions-client.js";
+import { startServer, type TestServer } from "./helpers/test-server.js";
+
+describe("typed client", () => {
+  let server: TestServer;
+  let key: string;
+  beforeAll(async () => {
+    server = await startServer("pglite");
+    key = (await server.newEnvironment()).secretKey;
+  });
+  afterAll(() => server?.close());
+
+  it.each(["sse", "ws"] as const)("resumes following after a disconnect from the last record it saw (%s)", async (transport) => {
+    let tokenCalls = 0;
+    const client = new SessionsClient({ url: server.url, token: () => (tokenCalls++, key), transport, webSocketImpl: WebSocket });
+    const { createSession } = await client.request(CreateSessionDocument, { input: { type: "chat" } });
+    const id = createSession.session.id;
+    const append = (data: unknown) => client.request(AppendToSessionDocument, { id, io: "OUT", records: [{ data }] });
+    await append(0);
+    let reconnects = 0;
+    const seen: number[] = [];
+    const follow = (async () => {
+      for await (const r of client.follow(id, "OUT", { fromSeqNum: 0, onReconnect: () => reconnects++ })) {
+        seen.push(r.seqNum);
+        if (seen.length === 6) return;
+      }
+    })();
+    const until = async (n: number) => {
+      const end = Date.now() + 10_000;
+      while (seen.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    };
+    await append(1);
+    await until(2);
+    server.dropConnections();
+    // Let the client's HTTP pool notice its sockets are gone before the next request.
+    await new Promise((r) => setTimeout(r, 50));
+    await append(2);
+    await append(3);
+    await until(4);
+    server.dropConnections();
+    await new Promise((r) => setTimeout(r, 50));
+    await append(4);
+    await append(5);
+    await follow;
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(reconnects).toBeGreaterThanOrEqual(1);
+    expect(tokenCalls).toBeGreaterThan(1);
+    await client.close();
+  });
+
+  it("raises contract errors with their code", async () => {
+    const client = new SessionsClient({ url: server.url, token: "nope" });
+    await expect(client.request(CreateSessionDocument, { input: { type: "chat" } })).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    await expect(client.request(CreateSessionDocument, { input: { type: "chat" } })).rejects.toBeInstanceOf(SessionsError);
+  });
+});
