@@ -1,0 +1,26 @@
+import { serverAudits } from "graphql-http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type TestServer } from "./helpers/test-server.js";
+
+/** The GraphQL-over-HTTP spec audit from graphql-http, against the running server. */
+describe("GraphQL over HTTP audit", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("pglite");
+  });
+  afterAll(() => server?.close());
+
+  it("passes every MUST", async () => {
+    const audits = serverAudits({ url: () => `${server.url}/graphql`, fetchFn: fetch });
+    const failures: string[] = [];
+    let musts = 0;
+    for (const audit of audits) {
+      if (!audit.name.startsWith("MUST")) continue;
+      musts++;
+      const result = await audit.fn();
+      if (result.status !== "ok") failures.push(`${audit.name}: ${result.reason}`);
+    }
+    expect(musts).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
+  });
+});
