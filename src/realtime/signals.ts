@@ -62,6 +62,7 @@ export class RedisSignals extends LocalSignals {
 
   static async connect(redis: Redis, onError: (error: unknown) => void) {
     const subscriber = redis.duplicate();
+    subscriber.on("error", onError);
     await subscriber.subscribe(CHANNEL);
     return new RedisSignals(redis, subscriber, onError);
   }

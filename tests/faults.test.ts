@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppendToSessionDocument, CreateSessionDocument, SessionRecordsDocument } from "../client/generated/graphql.js";
+import { SessionsClient } from "../client/src/sessions-client.js";
+import { backendEnv } from "./helpers/backends.js";
+import { subscribe } from "./helpers/clients.js";
+import { startServer, type TestServer } from "./helpers/test-server.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+describe("subscribers that keep disconnecting", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("postgres");
+  });
+  afterAll(() => server?.close());
+
+  it("1,000 random disconnect/reconnect cycles during continuous appends: every record once, in order", async () => {
+    const { secretKey } = await server.newEnvironment();
+    const client = new SessionsClient({ url: server.url, token: secretKey });
+    const id = (await client.request(CreateSessionDocument, { input: { type: "churn" } })).createSession.session.id;
+    const TOTAL = 1_500;
+    const SUBSCRIBERS = 20;
+    const CYCLES = 1_000;
+    let cycles = 0;
+    let appended = 0;
+    const writer = (async () => {
+      while (appended < TOTAL) {
+        const n = Math.min(1 + Math.floor(Math.random() * 5), TOTAL - appended);
+        const records = Array.from({ length: n }, (_, i) => ({ data: appended + i }));
+        // A cut connection may have lost the answer, not the append: retry under the same key.
+        for (;;) {
+          try {
+            await client.request(AppendToSessionDocument, { id, io: "OUT", records, idempotencyKey: `batch-${appended}` });
+            break;
+          } catch {
+            await sleep(20);
+          }
+        }
+        appended += n;
+        if (Math.random() < 0.003) server.dropConnections();
+      }
+    })();
+    const subscriber = async (k: number) => {
+      const own = new SessionsClient({ url: server.url, token: secretKey, transport: k % 2 ? "sse" : "ws", webSocketImpl: (await import("ws")).default });
+      const seen: number[] = [];
+      while (seen.length < TOTAL) {
+        // Stay for a random handful of records (or until a cut), then leave and come back.
+        const stayFor = cycles < CYCLES ? 1 + Math.floor(Math.random() * 8) : Infinity;
+        let got = 0;
+        try {
+          for await (const { sessionRecords } of own.subscribe(SessionRecordsDocument, { id, io: "OUT", fromSeqNum: seen.length })) {
+            seen.push(sessionRecords.seqNum);
+            if (++got >= stayFor || seen.length === TOTAL) break;
+          }
+        } catch {
+          await sleep(20);
+        }
+        cycles++;
+      }
+      await own.close();
+      return seen;
+    };
+    const results = await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, k) => subscriber(k)));
+    await writer;
+    expect(cycles).toBeGreaterThanOrEqual(CYCLES);
+    const expected = Array.from({ length: TOTAL }, (_, i) => i);
+    for (const seen of results) expect(seen).toEqual(expected);
+    await client.close();
+  }, 120_000);
+});
+
+describe("Redis restarted during waits and fan-out", () => {
+  let redis: ChildProcess | undefined;
+  let port: number;
+  const startRedis = async () => {
+    redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    for (let i = 0; i < 50; i++) {
+      const ok = await new Promise<boolean>((r) => {
+        const s = new Socket();
+        s.once("connect", () => (s.destroy(), r(true))).once("error", () => r(false)).connect(port, "127.0.0.1");
+      });
+      if (ok) return;
+      await sleep(100);
+    }
+  };
+  afterAll(() => redis?.kill("SIGKILL"));
+
+  it("loses no waitpoint and subscribers recover", async () => {
+    port = await freePort();
+    await startRedis();
+    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: `redis://127.0.0.1:${port}` };
+    const a = await startServer(env);
+    const b = await startServer({ ...env, DATA_DIR: `${env.DATA_DIR}-b` });
+    try {
+      const { gql, secretKey } = await a.newEnvironment();
+      const id = (await gql(`mutation { createSession(input: { type: "r" }) { session { id } } }`)).data!.createSession.session.id;
+      const wp = (await gql(`mutation($s: ID!) { createSessionWaitpoint(input: { session: $s }) { waitpoint { id } } }`, { s: id })).data!
+        .createSessionWaitpoint.waitpoint.id;
+      const onB = subscribe(b, "sse-distinct", secretKey, `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum } }`, { id });
+      await sleep(300);
+      await gql(`mutation($id: ID!) { appendToSession(id: $id, io: OUT, records: [{ data: "before" }]) { lastSeqNum } }`, { id });
+      redis!.kill("SIGKILL");
+      await sleep(500);
+      await startRedis();
+      await sleep(1_500);
+      await gql(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: "after restart" }]) { lastSeqNum } }`, { id });
+      const end = Date.now() + 10_000;
+      let status = "";
+      while (status !== "COMPLETED" && Date.now() < end) {
+        status = (await gql(`query($id: ID!) { waitpoint(id: $id) { status } }`, { id: wp })).data!.waitpoint.status;
+        await sleep(100);
+      }
+      expect(status).toBe("COMPLETED");
+      // Node B hears about appends on A again once its Redis subscription is back.
+      await gql(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: "later" }]) { lastSeqNum } }`, { id });
+      expect((await onB.waitFor(2)).map((r: { seqNum: number }) => r.seqNum)).toEqual([0, 1]);
+      onB.stop();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+});
