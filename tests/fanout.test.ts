@@ -68,6 +68,14 @@ describe("channel fan-out", () => {
     expect(fanout.followerCount).toBe(0);
   });
 
+  it("leaves no follower behind when a subscriber leaves before it was set up", async () => {
+    const { fanout } = setup();
+    const it = fanout.subscribe(channel, undefined, async () => false);
+    await it.return?.();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fanout.followerCount).toBe(0);
+  });
+
   it("reads each live record from the store once, whatever the number of subscribers", async () => {
     const { store, fanout, append } = setup();
     const its = Array.from({ length: 50 }, () => fanout.subscribe(channel, undefined, async () => false));

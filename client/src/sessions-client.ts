@@ -55,8 +55,8 @@ export class SessionsClient {
     return body.data as R;
   }
 
-  /** Every result of a subscription; ends when the server completes it, throws on errors. */
-  async *subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): AsyncGenerator<R> {
+  /** Every result of a subscription; ends when the server completes it or `signal` aborts, throws on errors. */
+  async *subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V, signal?: AbortSignal): AsyncGenerator<R> {
     const payload = { query: print(document), variables };
     const results =
       this.options.transport === "ws"
@@ -71,10 +71,18 @@ export class SessionsClient {
             headers: async () => ({ authorization: await this.bearer() }),
             retryAttempts: 0,
           })).iterate<R>(payload);
-    for await (const result of results) {
-      const error = result.errors?.[0];
-      if (error) throw new SessionsError(error.message, (error as { extensions?: { code?: string } }).extensions?.code);
-      if (result.data) yield result.data as R;
+    // Ending the transport's iterator (not this generator, which may be parked in next()) stops at once.
+    const stop = () => void results.return?.();
+    if (signal?.aborted) return;
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const result of results) {
+        const error = result.errors?.[0];
+        if (error) throw new SessionsError(error.message, (error as { extensions?: { code?: string } }).extensions?.code);
+        if (result.data) yield result.data as R;
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
     }
   }
 
@@ -88,7 +96,7 @@ export class SessionsClient {
     let failures = 0;
     while (!opts.signal?.aborted) {
       try {
-        for await (const { sessionRecords } of this.subscribe(SessionRecordsDocument, { id, io, fromSeqNum: next })) {
+        for await (const { sessionRecords } of this.subscribe(SessionRecordsDocument, { id, io, fromSeqNum: next }, opts.signal)) {
           if (next !== undefined && sessionRecords.seqNum < next) continue;
           next = sessionRecords.seqNum + 1;
           failures = 0;

@@ -173,7 +173,8 @@ export class ChannelFanout {
     void (async () => {
       try {
         follower = await this.follower(channel);
-        if (sub.queue.closed) return;
+        // Gone while the follower was being made: drop the follower too if nobody else wants it.
+        if (sub.queue.closed) return this.detach(id, follower, sub);
         // Registered before catching up, so the follower is kept while this subscriber replays.
         follower.subscribers.add(sub);
         // Checked after registering: a close from here on reaches the follower, one before is seen here.

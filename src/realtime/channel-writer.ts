@@ -64,6 +64,12 @@ export class ChannelWriter {
       throw badInput(`idempotencyKey must be 1 to ${appendLimits.idempotencyKeyLength} characters`);
     }
     const { sessionId, io } = channel;
+    if (key === undefined && this.store.appendGuarded) {
+      const ack = await this.store.appendGuarded(channel, data, opts.matchSeqNum ?? undefined);
+      if (!ack) throw sessionClosed(session.id);
+      for (const listener of this.listeners) listener(channel, ack);
+      return { ...ack, deduplicated: false };
+    }
     const outcome = await this.prisma.$transaction(
       async (tx): Promise<{ ack: AppendAck; deduplicated: boolean }> => {
         const [row] = await tx.$queryRaw<{ closed_at: Date | null }[]>`

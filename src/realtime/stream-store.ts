@@ -42,6 +42,12 @@ export interface StreamStore {
   readonly backend: string;
   /** Stores records at the tail; fails with SEQ_NUM_MISMATCH when matchSeqNum is not the tail. */
   append(tx: AppendTransaction, channel: ChannelKey, data: unknown[], matchSeqNum?: number): Promise<AppendAck>;
+  /**
+   * The same append, taking the session and channel locks itself in one statement: the fast path
+   * for stores in the service's database when no idempotency key needs checking. Undefined when
+   * the session is closed or gone.
+   */
+  appendGuarded?(channel: ChannelKey, data: unknown[], matchSeqNum?: number): Promise<AppendAck | undefined>;
   /** Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. */
   read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]>;
   tail(channel: ChannelKey): Promise<number>;
