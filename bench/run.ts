@@ -1,6 +1,7 @@
-// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: lag, lists
+// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, lag, lists
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
 import { writeFileSync } from "node:fs";
+import { deliveryLatency } from "./delivery.js";
 import { listLatency } from "./list-latency.js";
 import { replicationLag } from "./replication-lag.js";
 
@@ -8,6 +9,14 @@ const wanted = new Set(process.argv.slice(2));
 const run = (name: string) => wanted.size === 0 || wanted.has(name);
 const results: Record<string, unknown> = { at: new Date().toISOString(), machine: { cpus: (await import("node:os")).cpus().length } };
 const fmt = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+
+if (run("delivery")) {
+  const rows = await deliveryLatency({ subscriberCounts: [1, 100, 1000], appends: (n) => (n === 1 ? 300 : n === 100 ? 60 : 20) });
+  results.delivery = rows;
+  console.log("\nAppend → delivery latency, local store on PostgreSQL; peer: @durable-streams/server (file-backed) with its client");
+  console.log("targets: p50 ≤ 2 ms / p99 ≤ 10 ms with 1 subscriber and no worse than the peer; p50 ≤ 10 ms with 1,000");
+  console.table(rows.map((r) => ({ ...r, p50Ms: fmt(r.p50Ms as number), p99Ms: fmt(r.p99Ms as number), "p50 vs peer": `${(r["p50 vs peer"] as number).toFixed(2)}×` })));
+}
 
 if (run("lag")) {
   const lag = await replicationLag({ ratePerSecond: 1000, seconds: 10 });
