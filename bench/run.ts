@@ -1,7 +1,11 @@
-// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, lag, lists
+// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, capacity,
+// throughput, resume, lag, lists
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
 import { writeFileSync } from "node:fs";
+import { idleSubscribers } from "./capacity.js";
 import { deliveryLatency } from "./delivery.js";
+import { resumeCost } from "./resume.js";
+import { appendThroughput } from "./throughput.js";
 import { listLatency } from "./list-latency.js";
 import { replicationLag } from "./replication-lag.js";
 
@@ -16,6 +20,27 @@ if (run("delivery")) {
   console.log("\nAppend → delivery latency, local store on PostgreSQL; peer: @durable-streams/server (file-backed) with its client");
   console.log("targets: p50 ≤ 2 ms / p99 ≤ 10 ms with 1 subscriber and no worse than the peer; p50 ≤ 10 ms with 1,000");
   console.table(rows.map((r) => ({ ...r, p50Ms: fmt(r.p50Ms as number), p99Ms: fmt(r.p99Ms as number), "p50 vs peer": `${(r["p50 vs peer"] as number).toFixed(2)}×` })));
+}
+
+if (run("capacity")) {
+  const capacity = await idleSubscribers({ total: 10_000, channels: 1_000, sockets: 100 });
+  results.capacity = capacity;
+  console.log("\nIdle subscriptions held by one server process (10,000 over 1,000 channels and 100 WebSockets), target < 1.5 GB");
+  console.table([capacity]);
+}
+
+if (run("throughput")) {
+  const rows = await appendThroughput({ seconds: 5, concurrency: 32 });
+  results.throughput = rows;
+  console.log("\nAppend throughput, local store on PostgreSQL, 32 concurrent writers; target ≥ 3,000 single appends/s");
+  console.table(rows.map((r) => ({ ...r, "vs direct": `${(r["vs direct"] as number).toFixed(2)}×` })));
+}
+
+if (run("resume")) {
+  const resume = await resumeCost({ rounds: 50, missed: 100 });
+  results.resume = resume;
+  console.log("\nResume: reconnect → first missed record delivered (100 records missed each time)");
+  console.table([{ rounds: resume.n, p50Ms: fmt(resume.p50), p99Ms: fmt(resume.p99) }]);
 }
 
 if (run("lag")) {

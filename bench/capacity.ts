@@ -1,0 +1,61 @@
+import { readFileSync } from "node:fs";
+import { createClient as createWsClient } from "graphql-ws";
+import WebSocket from "ws";
+import { backendEnv } from "../tests/helpers/backends.js";
+import { startProcess } from "../tests/helpers/process.js";
+import { gqlClient } from "../tests/helpers/test-server.js";
+import { progress } from "./stats.js";
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+
+/**
+ * Idle subscriptions one server process holds, and its resident memory: `total` subscriptions over
+ * `channels` channels, multiplexed on `sockets` WebSockets, against a server in its own process.
+ */
+export async function idleSubscribers(opts: { total: number; channels: number; sockets: number }) {
+  const env = await backendEnv("postgres");
+  const key = `sk_${"b".repeat(40)}`;
+  const server = startProcess({ ...env, SESSIONS_SECRET_KEY: key, LOG_LEVEL: "warn" });
+  const { url, wsUrl } = await server.ready;
+  try {
+    const gql = gqlClient(url, key);
+    const ids: string[] = [];
+    for (let i = 0; i < opts.channels; i++) {
+      ids.push((await gql(`mutation { createSession(input: { type: "idle" }) { session { id } } }`)).data!.createSession.session.id);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBefore = rssOf(server.child.pid!);
+    progress(`capacity: opening ${opts.total.toLocaleString()} subscriptions over ${opts.sockets} sockets`);
+    const clients = Array.from({ length: opts.sockets }, () =>
+      createWsClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` }, lazy: false }),
+    );
+    let acknowledged = 0;
+    const offs: (() => void)[] = [];
+    for (let i = 0; i < opts.total; i++) {
+      const id = ids[i % ids.length]!;
+      offs.push(
+        clients[i % clients.length]!.subscribe(
+          { query: `subscription($id: ID!) { sessionRecords(id: $id, io: OUT, fromSeqNum: 0) { seqNum } }`, variables: { id } },
+          { next: () => acknowledged++, error: () => {}, complete: () => {} },
+        ),
+      );
+    }
+    // Prove they are live: one record on every channel must reach every subscription.
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const id of ids) await gql(`mutation($id: ID!) { appendToSession(id: $id, io: OUT, records: [{ data: 1 }]) { lastSeqNum } }`, { id });
+    const deadline = Date.now() + 60_000;
+    while (acknowledged < opts.total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const rss = rssOf(server.child.pid!);
+    offs.forEach((off) => off());
+    await Promise.all(clients.map((c) => c.dispose()));
+    return {
+      subscriptions: opts.total,
+      delivered: acknowledged,
+      rssMB: Math.round(rss / 1024 / 1024),
+      rssBaselineMB: Math.round(rssBefore / 1024 / 1024),
+      kBPerSubscription: Math.round((rss - rssBefore) / opts.total / 1024 * 10) / 10,
+    };
+  } finally {
+    await server.stop();
+  }
+}
