@@ -75,12 +75,13 @@ async function durableStreamsTarget(base: string, name: string): Promise<Target>
   const handle = await DurableStream.create({ url, contentType: "application/json" });
   return {
     async subscribe(n, onRecord) {
-      const stops: (() => void)[] = [];
+      // Unsubscribing alone leaves the client's reconnect loop running; aborting ends it.
+      const stop = new AbortController();
       for (let k = 0; k < n; k++) {
-        const res = await stream<number>({ url, offset: "-1", live: "sse" });
-        stops.push(res.subscribeJson(async (batch) => batch.items.forEach((i) => onRecord(i))));
+        const res = await stream<number>({ url, offset: "-1", live: "sse", signal: stop.signal });
+        res.subscribeJson(async (batch) => batch.items.forEach((i) => onRecord(i)));
       }
-      return async () => stops.forEach((s) => s());
+      return async () => stop.abort();
     },
     async append(i) {
       await handle.append(JSON.stringify(i));
