@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { DurableStreamTestServer } from "@durable-streams/server";
 import { DurableStream, stream } from "@durable-streams/client";
 import { createClient as createSseClient } from "graphql-sse";
@@ -77,6 +78,7 @@ async function durableStreamsTarget(base: string, name: string): Promise<Target>
     async subscribe(n, onRecord) {
       // Unsubscribing alone leaves the client's reconnect loop running; aborting ends it.
       const stop = new AbortController();
+      setMaxListeners(0, stop.signal);
       for (let k = 0; k < n; k++) {
         const res = await stream<number>({ url, offset: "-1", live: "sse", signal: stop.signal });
         res.subscribeJson(async (batch) => batch.items.forEach((i) => onRecord(i)));
