@@ -54,6 +54,8 @@ export class SessionReplicator {
    */
   async ensureSlot() {
     const client = new pg.Client({ connectionString: this.options.databaseUrl });
+    // Failures reach us through the queries; an 'error' event with no listener would crash the process.
+    client.on("error", () => {});
     await client.connect();
     try {
       const { rowCount: hasPublication } = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [this.options.publication]);
@@ -226,7 +228,11 @@ export class SessionReplicator {
     } catch (error) {
       this.logger.error({ err: error }, "final replication flush failed; it will be replayed");
     }
+    // The library strips every listener from its pg client on stop, yet a dying connection still
+    // emits 'error' ("Connection terminated unexpectedly"), which unheard would crash the process.
+    const client = (this.service as unknown as { _client?: pg.Client | null } | undefined)?._client;
     await this.service?.stop().catch(() => {});
+    client?.on("error", () => {});
     this.service = undefined;
   }
 }
