@@ -18,8 +18,8 @@ import type { StreamStore } from "./realtime/stream-store.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { migrateClickHouse, openClickHouse } from "./db/clickhouse.js";
-import { PostgresLeaderLock, RedisLeaderLock } from "./replication/leader-lock.js";
-import { ReplicationService } from "./replication/replication-service.js";
+import { createReplication } from "./replication/create-replication.js";
+import type { ReplicationService } from "./replication/replication-service.js";
 import { ClickHouseSessionsRepository } from "./sessions/clickhouse-sessions-repository.js";
 import { PostgresSessionsRepository } from "./sessions/postgres-sessions-repository.js";
 import { SessionStore } from "./sessions/session-store.js";
@@ -90,26 +90,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     await migrateClickHouse(config.CLICKHOUSE_URL);
     clickhouse = openClickHouse(config.CLICKHOUSE_URL).client;
     if (config.replicationEnabled) {
-      const databaseUrl = config.DATABASE_URL;
-      const database = new URL(databaseUrl).pathname.slice(1).toLowerCase().replace(/[^a-z0-9_]/g, "_");
-      const slot = config.REPLICATION_SLOT ?? `sessions_clickhouse_${database}`.slice(0, 63);
-      const lock = redis
-        ? new RedisLeaderLock(redis, `sessions:replication:leader:${slot}`, config.REPLICATION_LEADER_RENEW_MS * 3)
-        : new PostgresLeaderLock(databaseUrl, 727_002);
-      replication = new ReplicationService(
-        {
-          databaseUrl,
-          slot,
-          publication: "sessions_clickhouse",
-          batchSize: config.REPLICATION_BATCH_SIZE,
-          flushIntervalMs: config.REPLICATION_FLUSH_MS,
-          maxBackoffMs: 10_000,
-          leaderRenewMs: config.REPLICATION_LEADER_RENEW_MS,
-        },
-        clickhouse,
-        lock,
-        logger.child({ component: "replication" }),
-      );
+      replication = createReplication({ ...config, DATABASE_URL: config.DATABASE_URL }, clickhouse, redis, logger);
       replication.start();
     }
   }
