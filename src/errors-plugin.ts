@@ -39,6 +39,13 @@ export function maskError(logger: Logger) {
   };
 }
 
+/** The errors of a processed result, single or batched; none for a stream. */
+export function resultErrors(result: unknown): GraphQLError[] {
+  return (Array.isArray(result) ? result : [result]).flatMap((r) =>
+    r && typeof r === "object" && "errors" in r && Array.isArray(r.errors) ? (r.errors as GraphQLError[]) : [],
+  );
+}
+
 /**
  * Errors graphql-js and the request guards raise (syntax, validation, variable coercion, depth
  * and cost limits) carry no code or one outside the contract: they are all bad input. Every error
@@ -47,16 +54,12 @@ export function maskError(logger: Logger) {
 export const contractErrorCodes: Plugin = {
   onResultProcess({ result }) {
     const requestId = currentRequestId();
-    const results = Array.isArray(result) ? result : [result];
-    for (const r of results) {
-      if (!r || typeof r !== "object" || !("errors" in r) || !Array.isArray(r.errors)) continue;
-      for (const e of r.errors as GraphQLError[]) {
-        const code = e.extensions?.code;
-        const extensions = e.extensions as Record<string, unknown>;
-        if (typeof code !== "string" || !known.has(code)) extensions.code = "BAD_USER_INPUT";
-        // Quoted in a bug report, it finds the server's log lines for this request.
-        if (requestId) extensions.requestId = requestId;
-      }
+    for (const e of resultErrors(result)) {
+      const code = e.extensions?.code;
+      const extensions = e.extensions as Record<string, unknown>;
+      if (typeof code !== "string" || !known.has(code)) extensions.code = "BAD_USER_INPUT";
+      // Quoted in a bug report, it finds the server's log lines for this request.
+      if (requestId) extensions.requestId = requestId;
     }
   },
 };

@@ -1,20 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppendToSessionDocument, CreateSessionDocument, SessionRecordsDocument } from "../client/generated/graphql.js";
 import { SessionsClient } from "../client/src/sessions-client.js";
-import { backendEnv } from "./helpers/backends.js";
+import { backendEnv, freePort } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 describe("subscribers that keep disconnecting", () => {
   let server: TestServer;

@@ -1,4 +1,5 @@
 import type { Plugin } from "graphql-yoga";
+import { resultErrors } from "../errors-plugin.js";
 import type { Metrics } from "./metrics.js";
 
 /** GET /metrics in Prometheus' text format, and the counts that only the GraphQL layer sees. */
@@ -28,10 +29,7 @@ export function metricsPlugin(metrics: Metrics): Plugin {
       };
     },
     onResultProcess({ result }) {
-      for (const r of Array.isArray(result) ? result : [result]) {
-        if (!r || typeof r !== "object" || !("errors" in r) || !Array.isArray(r.errors)) continue;
-        for (const e of r.errors as { extensions?: { code?: unknown } }[]) metrics.errors.inc({ code: String(e.extensions?.code ?? "UNKNOWN") });
-      }
+      for (const e of resultErrors(result)) metrics.errors.inc({ code: String(e.extensions?.code ?? "UNKNOWN") });
     },
   };
 }

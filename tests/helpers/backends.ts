@@ -1,4 +1,5 @@
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -47,3 +48,12 @@ export async function backendEnv(name: BackendName): Promise<Record<string, stri
   const postgres = { DATA_DIR: tempDir(), DATABASE_URL: await freshPostgresDatabase() };
   return name === "postgres" ? postgres : { ...postgres, CLICKHOUSE_URL: freshClickHouseUrl(), REPLICATION_FLUSH_MS: "20" };
 }
+
+/** A TCP port nothing listens on right now, for servers a test starts itself. */
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });

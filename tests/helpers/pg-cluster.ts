@@ -2,7 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { chmodSync, chownSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { tempDir } from "./backends.js";
+import { freePort, tempDir } from "./backends.js";
 
 const pgBin = () => {
   const versions = readdirSync("/usr/lib/postgresql").sort((a, b) => Number(b) - Number(a));
@@ -28,13 +28,7 @@ export async function startOwnPostgres() {
   const dir = join(parent, "data");
   mkdirSync(dir);
   chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString()), Number(execFileSync("id", ["-g", "postgres"]).toString()));
-  const { default: net } = await import("node:net");
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const bin = pgBin();
   await asPostgres(`'${bin}/initdb' -D '${dir}' -U postgres --auth=trust >/dev/null`);
   const opts = `-p ${port} -k '${dir}' -c listen_addresses=127.0.0.1 -c wal_level=logical -c max_replication_slots=10 -c max_wal_senders=10 -c fsync=off`;
