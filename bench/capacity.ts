@@ -3,7 +3,7 @@ import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 import { backendEnv } from "../tests/helpers/backends.js";
 import { startProcess } from "../tests/helpers/process.js";
-import { gqlClient } from "../tests/helpers/test-server.js";
+import { createSessionId, gqlClient } from "../tests/helpers/test-server.js";
 import { progress } from "./stats.js";
 
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
@@ -21,7 +21,7 @@ export async function idleSubscribers(opts: { total: number; channels: number; s
     const gql = gqlClient(url, key);
     const ids: string[] = [];
     for (let i = 0; i < opts.channels; i++) {
-      ids.push((await gql(`mutation { createSession(input: { type: "idle" }) { session { id } } }`)).data!.createSession.session.id);
+      ids.push(await createSessionId(gql, "idle"));
     }
     await new Promise((r) => setTimeout(r, 500));
     const rssBefore = rssOf(server.child.pid!);

@@ -5,7 +5,7 @@ import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 import { tempDir } from "../tests/helpers/backends.js";
-import { startServer, type TestServer } from "../tests/helpers/test-server.js";
+import { createSessionId, startServer, type TestServer } from "../tests/helpers/test-server.js";
 import { progress, summarize, type Summary } from "./stats.js";
 
 // From 0 on a fresh channel: a subscriber that is slow to connect replays instead of missing records.
@@ -46,7 +46,7 @@ async function measure(target: Target, subscribers: number, count: number): Prom
 
 async function sessionsTarget(server: TestServer, transport: "ws" | "sse"): Promise<Target> {
   const { gql, secretKey } = await server.newEnvironment();
-  const id = (await gql(`mutation { createSession(input: { type: "bench" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const id = await createSessionId(gql, "bench");
   return {
     async subscribe(n, onRecord) {
       const stops: (() => void)[] = [];

@@ -1,4 +1,4 @@
-import { startServer } from "../tests/helpers/test-server.js";
+import { createSessionId, startServer } from "../tests/helpers/test-server.js";
 import { progress } from "./stats.js";
 
 /**
@@ -10,7 +10,7 @@ export async function appendThroughput(opts: { seconds: number; concurrency: num
   try {
     const { gql } = await server.newEnvironment();
     const ids: string[] = [];
-    for (let i = 0; i < opts.concurrency; i++) ids.push((await gql(`mutation { createSession(input: { type: "t" }) { session { id } } }`)).data!.createSession.session.id);
+    for (let i = 0; i < opts.concurrency; i++) ids.push(await createSessionId(gql, "t"));
     const sessions = await server.services.prisma.session.findMany({ where: { id: { in: ids } } });
     const APPEND = `mutation($id: ID!, $r: [AppendRecordInput!]!) { appendToSession(id: $id, io: OUT, records: $r) { lastSeqNum } }`;
     const run = async (label: string, batch: number, op: (k: number, records: unknown[]) => Promise<void>) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
 import { startS2Double } from "./helpers/s2-double.js";
-import { codes, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const APPEND = `mutation($id: ID!, $io: SessionIO!, $records: [AppendRecordInput!]!, $match: SeqNum, $key: String) {
   appendToSession(id: $id, io: $io, records: $records, matchSeqNum: $match, idempotencyKey: $key) {
@@ -21,14 +21,12 @@ describe.each(stores)("channels: $name", ({ backend, s2 }) => {
   let server: TestServer;
   let gql: Gql;
   let double: Awaited<ReturnType<typeof startS2Double>> | undefined;
-  const newSession = async () =>
-    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const newSession = () => createSessionId(gql);
   const records = (...data: unknown[]) => data.map((d) => ({ data: d }));
 
   beforeAll(async () => {
     double = s2 ? await startS2Double("s2-root-token") : undefined;
-    const s2Env: Record<string, string> = double ? { S2_ACCESS_TOKEN: "s2-root-token", S2_BASIN: "test-basin", S2_ENDPOINT: double.endpoint } : {};
-    server = await startServer({ ...(await backendEnv(backend)), ...s2Env });
+    server = await startServer({ ...(await backendEnv(backend)), ...double?.env });
     gql = (await server.newEnvironment()).gql;
   });
   afterAll(async () => {
@@ -162,12 +160,11 @@ describe("channels on S2: lost responses", () => {
   let gql: Gql;
   let double: Awaited<ReturnType<typeof startS2Double>>;
   const records = (...data: unknown[]) => data.map((d) => ({ data: d }));
-  const newSession = async () =>
-    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const newSession = () => createSessionId(gql);
 
   beforeAll(async () => {
     double = await startS2Double("s2-root-token");
-    server = await startServer({ ...(await backendEnv("pglite")), S2_ACCESS_TOKEN: "s2-root-token", S2_BASIN: "test-basin", S2_ENDPOINT: double.endpoint });
+    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
     gql = (await server.newEnvironment()).gql;
   });
   afterAll(async () => {

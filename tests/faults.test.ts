@@ -5,7 +5,7 @@ import { AppendToSessionDocument, CreateSessionDocument, SessionRecordsDocument 
 import { SessionsClient } from "../client/src/sessions-client.js";
 import { backendEnv, freePort } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
-import { startServer, type TestServer } from "./helpers/test-server.js";
+import { createSessionId, startServer, type TestServer } from "./helpers/test-server.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,7 +95,7 @@ describe("Redis restarted during waits and fan-out", () => {
     const b = await startServer({ ...env, DATA_DIR: `${env.DATA_DIR}-b` });
     try {
       const { gql, secretKey } = await a.newEnvironment();
-      const id = (await gql(`mutation { createSession(input: { type: "r" }) { session { id } } }`)).data!.createSession.session.id;
+      const id = await createSessionId(gql, "r");
       const wp = (await gql(`mutation($s: ID!) { createSessionWaitpoint(input: { session: $s }) { waitpoint { id } } }`, { s: id })).data!
         .createSessionWaitpoint.waitpoint.id;
       const onB = subscribe(b, "sse-distinct", secretKey, `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum } }`, { id });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribe, transports } from "./helpers/clients.js";
 import { startProcess } from "./helpers/process.js";
-import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import { codes, createSessionId, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const RECORDS = `subscription($id: ID!, $io: SessionIO!, $from: SeqNum) { sessionRecords(id: $id, io: $io, fromSeqNum: $from) { seqNum data } }`;
 const APPEND = `mutation($id: ID!, $records: [AppendRecordInput!]!) { appendToSession(id: $id, io: OUT, records: $records) { lastSeqNum } }`;
@@ -12,8 +12,7 @@ describe.each(transports)("subscriptions over %s", (transport) => {
   let server: TestServer;
   let gql: Gql;
   let key: string;
-  const newSession = async () =>
-    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const newSession = () => createSessionId(gql);
   const append = async (id: string, ...data: unknown[]) => {
     const r = await gql(APPEND, { id, records: data.map((d) => ({ data: d })) });
     expect(r.errors).toBeUndefined();
@@ -138,7 +137,7 @@ describe("subscriptions across processes", () => {
 
   it("delivers an append on one node to subscribers on another, through Redis", async () => {
     const { secretKey, gql } = await a.newEnvironment();
-    const id = (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id;
+    const id = await createSessionId(gql);
     const onB = subscribe(b, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
     const sseOnB = subscribe(b, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
     await new Promise((r) => setTimeout(r, 300));
@@ -159,7 +158,7 @@ describe("subscriptions on the S2 store", () => {
     const { startS2Double } = await import("./helpers/s2-double.js");
     const { backendEnv } = await import("./helpers/backends.js");
     double = await startS2Double("root");
-    server = await startServer({ ...(await backendEnv("pglite")), S2_ACCESS_TOKEN: "root", S2_BASIN: "sessions-test", S2_ENDPOINT: double.endpoint });
+    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
   });
   afterAll(async () => {
     await server?.close();
@@ -168,7 +167,7 @@ describe("subscriptions on the S2 store", () => {
 
   it("replays, follows live and completes on close, reading records from S2", async () => {
     const { secretKey, gql } = await server.newEnvironment();
-    const id = (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id;
+    const id = await createSessionId(gql);
     await gql(APPEND, { id, records: range(0, 5).map((data) => ({ data })) });
     const sub = subscribe(server, "ws", secretKey, RECORDS, { id, io: "OUT", from: 1 });
     expect(seqs(await sub.waitFor(4))).toEqual([1, 2, 3, 4]);
@@ -183,7 +182,7 @@ describe("subscriptions on the S2 store", () => {
   it("delivers records a client wrote straight to S2 with the token initializeSessionChannel gave it", async () => {
     const { AppendInput, AppendRecord, S2 } = await import("@s2-dev/streamstore");
     const { secretKey, gql } = await server.newEnvironment();
-    const id = (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id;
+    const id = await createSessionId(gql);
     await gql(APPEND, { id, records: [{ data: "via graphql" }] });
     const sub = subscribe(server, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
     expect(seqs(await sub.waitFor(1))).toEqual([0]);

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv, redisUrl } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
-import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import { codes, createSessionId, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const WAITPOINT = "id status afterSeqNum io tags timeoutAt completedAt record { seqNum data }";
 const CREATE = `mutation($input: CreateWaitpointInput!) { createSessionWaitpoint(input: $input) { isCached waitpoint { ${WAITPOINT} } } }`;
@@ -22,8 +22,7 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && s.waitpointId === id && n++);
     return { count: () => n, off };
   };
-  const newSession = async () =>
-    (await gql(`mutation { createSession(input: { type: "chat" }) { session { id } } }`)).data!.createSession.session.id as string;
+  const newSession = () => createSessionId(gql);
   const create = async (input: Record<string, unknown>) => {
     const r = await gql(CREATE, { input });
     expect(r.errors).toBeUndefined();

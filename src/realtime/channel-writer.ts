@@ -57,6 +57,10 @@ export class ChannelWriter {
     this.listeners.push(listener);
   }
 
+  private notify(channel: ChannelKey, ack: AppendAck) {
+    for (const listener of this.listeners) listener(channel, ack);
+  }
+
   async append(session: Session, channel: ChannelKey, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
     checkRecords(data);
     const key = opts.idempotencyKey ?? undefined;
@@ -67,7 +71,7 @@ export class ChannelWriter {
     if (key === undefined && this.store.appendGuarded) {
       const ack = await this.store.appendGuarded(channel, data, opts.matchSeqNum ?? undefined);
       if (!ack) throw sessionClosed(session.id);
-      for (const listener of this.listeners) listener(channel, ack);
+      this.notify(channel, ack);
       return { ...ack, deduplicated: false };
     }
     const outcome = await this.prisma.$transaction(
@@ -102,7 +106,7 @@ export class ChannelWriter {
     const result: AppendResult = outcome.deduplicated
       ? { ...outcome.ack, tailSeqNum: await this.store.tail(channel), deduplicated: true }
       : { ...outcome.ack, deduplicated: false };
-    if (!result.deduplicated) for (const listener of this.listeners) listener(channel, result);
+    if (!result.deduplicated) this.notify(channel, result);
     return result;
   }
 }

@@ -1,4 +1,5 @@
 import { Prisma, type PrismaClient, type Session } from "../generated/prisma/client.js";
+import { isUniqueViolation } from "../db/errors.js";
 import { badInput } from "../errors.js";
 import { isSessionId, newSessionId } from "./ids.js";
 
@@ -20,7 +21,6 @@ export interface SessionPatch {
   externalId?: string | null;
 }
 
-const isUniqueViolation = (e: unknown) => e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002";
 const jsonValue = (v: unknown) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
 
 /** Point reads and writes of session rows, always inside one environment. */

@@ -121,8 +121,11 @@ export async function startS2Double(accessToken: string) {
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
+    /** The service's configuration for this double. */
+    env: { S2_ACCESS_TOKEN: accessToken, S2_BASIN: "test-basin", S2_ENDPOINT: endpoint },
     streams,
     issued,
     requests,

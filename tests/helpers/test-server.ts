@@ -63,4 +63,8 @@ export async function startServer(backend: BackendName | Record<string, string>,
   };
 }
 
+/** A new session's friendly id. */
+export const createSessionId = async (gql: Gql, type = "chat") =>
+  (await gql(`mutation($type: String!) { createSession(input: { type: $type }) { session { id } } }`, { type })).data!.createSession.session.id as string;
+
 export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);

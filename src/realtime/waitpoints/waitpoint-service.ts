@@ -1,4 +1,5 @@
-import { Prisma, type PrismaClient, type Waitpoint } from "../../generated/prisma/client.js";
+import type { PrismaClient, Waitpoint } from "../../generated/prisma/client.js";
+import { isUniqueViolation } from "../../db/errors.js";
 import { sessionClosed } from "../../errors.js";
 import { newWaitpointId } from "../../sessions/ids.js";
 import type { Session } from "../../sessions/session-store.js";
@@ -24,7 +25,6 @@ export function waitpointStatus(w: Pick<Waitpoint, "status" | "timeoutAt">, now 
   return w.status as WaitpointStatus;
 }
 
-const isUniqueViolation = (e: unknown) => e instanceof Prisma.PrismaClientKnownRequestError && e.code === "P2002";
 
 /**
  * Waitpoints: "wake me when the next record lands on this channel". The row decides: every
@@ -88,8 +88,9 @@ export class WaitpointService {
     await this.index.add(channel, waitpoint.id, waitpoint.timeoutAt);
     // The race check: a record may have landed before the index knew of this waitpoint.
     const [record] = await this.store.read(channel, afterSeqNum, 1);
-    if (record) await this.complete([waitpoint.id], record);
-    return { waitpoint: (await this.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id } })), isCached: false };
+    if (!record) return { waitpoint, isCached: false };
+    await this.complete([waitpoint.id], record);
+    return { waitpoint: await this.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id } }), isCached: false };
   }
 
   /** After an append commits: wake every waitpoint of the channel that the new records satisfy. */
