@@ -60,7 +60,9 @@ export class ReplicationService {
       }, this.options.leaderRenewMs);
       try {
         await this.replicator.ensureSlot();
-        await this.replicator.run();
+        // stop() may have come while the slot was prepared (the initial copy can take a while);
+        // run() would then start a stream that nothing stops.
+        if (!this.stopped) await this.replicator.run();
       } catch (error) {
         if (!this.stopped) {
           this.metrics.recordError(error);
