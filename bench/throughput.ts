@@ -8,10 +8,9 @@ import { progress } from "./stats.js";
 export async function appendThroughput(opts: { seconds: number; concurrency: number }) {
   const server = await startServer("postgres");
   try {
-    const { gql } = await server.newEnvironment();
+    const { gql, id: environmentId } = await server.newEnvironment();
     const ids: string[] = [];
     for (let i = 0; i < opts.concurrency; i++) ids.push(await createSessionId(gql, "t"));
-    const sessions = await server.services.prisma.session.findMany({ where: { id: { in: ids } } });
     const APPEND = `mutation($id: ID!, $r: [AppendRecordInput!]!) { appendToSession(id: $id, io: OUT, records: $r) { lastSeqNum } }`;
     const run = async (label: string, batch: number, op: (k: number, records: unknown[]) => Promise<void>) => {
       progress(`throughput: ${label}, ${opts.concurrency} concurrent writers, ${opts.seconds}s`);
@@ -33,7 +32,7 @@ export async function appendThroughput(opts: { seconds: number; concurrency: num
         if (r.errors) throw new Error(JSON.stringify(r.errors));
       });
     const direct = (k: number, records: unknown[]) =>
-      server.services.writer.append(sessions[k]!, { sessionId: sessions[k]!.id, io: "OUT" }, records).then(() => {});
+      server.services.writer.append({ environmentId, ref: ids[k]! }, "OUT", records).then(() => {});
     const single = await run("GraphQL, 1 record per append", 1, viaGraphql);
     const singleDirect = await run("store directly, 1 record per append", 1, direct);
     const batched = await run("GraphQL, 100 records per append", 100, viaGraphql);

@@ -66,10 +66,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const store: StreamStore =
     config.S2_ACCESS_TOKEN && config.S2_BASIN
       ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT })
-      : new LocalStreamStore(prisma);
-  const writer = new ChannelWriter(prisma, store);
+      : new LocalStreamStore(db.sql);
+  const sessions = new SessionStore(prisma);
+  const writer = new ChannelWriter(prisma, store, sessions);
   const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 10_000, readBatch: 1_000 }, logError("channel fan-out"));
-  writer.onAppend((channel, ack) => {
+  writer.onAppend((channel, ack, data) => {
+    // Straight to this process's subscribers first; the signal then tells the other processes.
+    fanout.appended(channel, ack, data);
     signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
     metrics.recordsAppended.inc({ io: channel.io }, ack.lastSeqNum - ack.firstSeqNum + 1);
   });
@@ -84,7 +87,6 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   await waitpoints.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
 
-  const sessions = new SessionStore(prisma);
   let clickhouse: ClickHouseClient | undefined;
   if (config.CLICKHOUSE_URL && config.DATABASE_URL) {
     await migrateClickHouse(config.CLICKHOUSE_URL);

@@ -87,6 +87,28 @@ describe("channel fan-out", () => {
     expect(store.reads - before).toBe(1);
   });
 
+  it("hands records appended in this process straight to subscribers, and reads only when one is out of turn", async () => {
+    const { store, signals, fanout } = setup();
+    const its = Array.from({ length: 3 }, () => fanout.subscribe(channel, undefined, async () => false));
+    await new Promise((r) => setTimeout(r, 10));
+    const appendHere = async (...data: unknown[]) => {
+      const ack = { ...(await store.append(null, channel, data)), timestamp: new Date() };
+      fanout.appended(channel, ack, data);
+      signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
+      return ack;
+    };
+    const before = store.reads;
+    await appendHere("a", "b");
+    expect(await Promise.all(its.map((it) => take(it, 2)))).toEqual(its.map(() => [0, 1]));
+    expect(store.reads).toBe(before);
+    // Appends whose notices arrive out of order: the later one cannot go first, so the range is read.
+    const first = { ...(await store.append(null, channel, ["c"])), timestamp: new Date() };
+    await appendHere("d");
+    fanout.appended(channel, first, ["c"]);
+    expect(await Promise.all(its.map((it) => take(it, 2)))).toEqual(its.map(() => [2, 3]));
+    expect(store.reads).toBeGreaterThan(before);
+  });
+
   it("cuts off a subscriber that does not keep up, without touching the others", async () => {
     const { fanout, append } = setup(10);
     const slow = fanout.subscribe(channel, undefined, async () => false);

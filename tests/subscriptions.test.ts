@@ -40,6 +40,20 @@ describe.each(transports)("subscriptions over %s", (transport) => {
     sub.stop();
   });
 
+  it("delivers live records exactly as a later read returns them", async () => {
+    const id = await newSession();
+    const FULL = `subscription($id: ID!) { sessionRecords(id: $id, io: OUT) { seqNum timestamp data } }`;
+    const sub = subscribe(server, transport, key, FULL, { id });
+    await new Promise((r) => setTimeout(r, 300));
+    const data = [{ text: "hi", n: 1.5, nested: { list: [1, null, "x"], ok: true } }, 42, "plain"];
+    await append(id, ...data);
+    const live = await sub.waitFor(3);
+    const read = await gql(`query($id: ID!) { session(id: $id) { out { records { seqNum timestamp data } } } }`, { id });
+    expect(live).toEqual(read.data!.session.out.records);
+    expect(live.map((r: any) => r.data)).toEqual(data);
+    sub.stop();
+  });
+
   it("starts at the tail when no fromSeqNum is given", async () => {
     const id = await newSession();
     await append(id, "old");

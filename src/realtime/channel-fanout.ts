@@ -1,7 +1,7 @@
 import { ApiError } from "../errors.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { Signals } from "./signals.js";
-import type { ChannelKey, StoredRecord, StreamStore } from "./stream-store.js";
+import type { AppendAck, ChannelKey, StoredRecord, StreamStore } from "./stream-store.js";
 
 export interface FanoutOptions {
   /** Records a subscriber may have waiting before it is cut off as too slow. */
@@ -42,6 +42,18 @@ class Follower {
   ) {
     this.position = this.wanted = tail;
     if (store.follow) void this.follow(store.follow.bind(store));
+  }
+
+  /**
+   * An append committed in this process. When its records are the next ones due and the store
+   * said how it stamped them, they go to subscribers as they are, without a read back: the
+   * lowest latency path. Anything else (a gap, a read in flight) falls back to reading the range.
+   */
+  onAppended(ack: AppendAck, data: readonly unknown[]) {
+    const { firstSeqNum, timestamp } = ack;
+    if (timestamp && firstSeqNum === this.position && !this.pumping && !this.closed) {
+      this.accept(data.map((d, i) => ({ seqNum: firstSeqNum + i, timestamp, data: d })));
+    } else this.onTail(ack.tailSeqNum);
   }
 
   onTail(tail: number) {
@@ -144,6 +156,14 @@ export class ChannelFanout {
         }
       }
     });
+  }
+
+  /**
+   * Appends made by this process, with their records. Wire this before the append signal reaches
+   * this fan-out: the signal only moves the target, and would start a read that this makes needless.
+   */
+  appended(channel: ChannelKey, ack: AppendAck, data: readonly unknown[]) {
+    void this.followers.get(channelId(channel))?.then((f) => f.onAppended(ack, data));
   }
 
   get followerCount() {

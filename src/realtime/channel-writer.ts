@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../generated/prisma/client.js";
-import { ApiError, badInput, sessionClosed } from "../errors.js";
-import type { Session } from "../sessions/session-store.js";
-import type { AppendAck, ChannelKey, StreamStore } from "./stream-store.js";
+import { ApiError, badInput, notFound, sessionClosed } from "../errors.js";
+import type { SessionStore } from "../sessions/session-store.js";
+import type { AppendAck, ChannelKey, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
 
 export const appendLimits = {
   recordsPerAppend: 1000,
@@ -17,11 +17,15 @@ export interface AppendOptions {
 }
 
 export interface AppendResult extends AppendAck {
+  sessionId: string;
   deduplicated: boolean;
 }
 
-/** Called after an append has committed, e.g. to wake followers and waitpoints. */
-export type AppendListener = (channel: ChannelKey, ack: AppendAck) => void;
+/**
+ * Called after an append has committed, e.g. to wake followers and waitpoints; `data` are the
+ * records as appended, in order.
+ */
+export type AppendListener = (channel: ChannelKey, ack: AppendAck, data: readonly unknown[]) => void;
 
 const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
 
@@ -51,29 +55,37 @@ export class ChannelWriter {
   constructor(
     private prisma: PrismaClient,
     private store: StreamStore,
+    private sessions: SessionStore,
   ) {}
 
   onAppend(listener: AppendListener) {
     this.listeners.push(listener);
   }
 
-  private notify(channel: ChannelKey, ack: AppendAck) {
-    for (const listener of this.listeners) listener(channel, ack);
+  private notify(channel: ChannelKey, ack: AppendAck, data: readonly unknown[]) {
+    for (const listener of this.listeners) listener(channel, ack, data);
   }
 
-  async append(session: Session, channel: ChannelKey, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
+  /** Appends to a session named as the client named it; NOT_FOUND when there is none. */
+  async append(target: SessionRef, io: SessionIO, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
     checkRecords(data);
     const key = opts.idempotencyKey ?? undefined;
     if (key !== undefined && (key.length === 0 || key.length > appendLimits.idempotencyKeyLength)) {
       throw badInput(`idempotencyKey must be 1 to ${appendLimits.idempotencyKeyLength} characters`);
     }
-    const { sessionId, io } = channel;
+    const missing = () => notFound(`session ${JSON.stringify(target.ref)}`);
     if (key === undefined && this.store.appendGuarded) {
-      const ack = await this.store.appendGuarded(channel, data, opts.matchSeqNum ?? undefined);
-      if (!ack) throw sessionClosed(session.id);
-      this.notify(channel, ack);
-      return { ...ack, deduplicated: false };
+      const outcome = await this.store.appendGuarded(target, io, data, opts.matchSeqNum ?? undefined);
+      if (outcome.status === "missing") throw missing();
+      if (outcome.status === "closed") throw sessionClosed(outcome.sessionId);
+      const channel = { sessionId: outcome.sessionId, io };
+      this.notify(channel, outcome.ack, data);
+      return { ...outcome.ack, sessionId: outcome.sessionId, deduplicated: false };
     }
+    const session = await this.sessions.find(target.environmentId, target.ref);
+    if (!session) throw missing();
+    const sessionId = session.id;
+    const channel = { sessionId, io };
     const outcome = await this.prisma.$transaction(
       async (tx): Promise<{ ack: AppendAck; deduplicated: boolean }> => {
         const [row] = await tx.$queryRaw<{ closed_at: Date | null }[]>`
@@ -103,10 +115,8 @@ export class ChannelWriter {
     );
     // The tail a deduplicated append reports is today's, read outside the transaction (PGlite has
     // one connection, so a store read inside it would wait for the transaction itself).
-    const result: AppendResult = outcome.deduplicated
-      ? { ...outcome.ack, tailSeqNum: await this.store.tail(channel), deduplicated: true }
-      : { ...outcome.ack, deduplicated: false };
-    if (!result.deduplicated) this.notify(channel, result);
-    return result;
+    if (outcome.deduplicated) return { ...outcome.ack, tailSeqNum: await this.store.tail(channel), sessionId, deduplicated: true };
+    this.notify(channel, outcome.ack, data);
+    return { ...outcome.ack, sessionId, deduplicated: false };
   }
 }

@@ -19,7 +19,23 @@ export interface AppendAck {
   lastSeqNum: number;
   /** The seqNum the next record will get. */
   tailSeqNum: number;
+  /**
+   * The timestamp every record of the append was stored with, when the store gives them one
+   * (the local store does): the fan-out can then hand the records on without reading them back.
+   */
+  timestamp?: Date;
 }
+
+/** A session as clients name it (friendly id or externalId), within its environment. */
+export interface SessionRef {
+  environmentId: string;
+  ref: string;
+}
+
+export type GuardedAppend =
+  | { status: "appended"; sessionId: string; ack: AppendAck }
+  | { status: "closed"; sessionId: string }
+  | { status: "missing" };
 
 /** The database transaction an append runs in; it holds the session and channel locks. */
 export type AppendTransaction = Prisma.TransactionClient;
@@ -43,11 +59,11 @@ export interface StreamStore {
   /** Stores records at the tail; fails with SEQ_NUM_MISMATCH when matchSeqNum is not the tail. */
   append(tx: AppendTransaction, channel: ChannelKey, data: unknown[], matchSeqNum?: number): Promise<AppendAck>;
   /**
-   * The same append, taking the session and channel locks itself in one statement: the fast path
-   * for stores in the service's database when no idempotency key needs checking. Undefined when
-   * the session is closed or gone.
+   * The same append in one statement that also finds the session by the name the client gave and
+   * takes the session and channel locks: the fast path for stores in the service's database when
+   * no idempotency key needs checking.
    */
-  appendGuarded?(channel: ChannelKey, data: unknown[], matchSeqNum?: number): Promise<AppendAck | undefined>;
+  appendGuarded?(session: SessionRef, io: SessionIO, data: unknown[], matchSeqNum?: number): Promise<GuardedAppend>;
   /** Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. */
   read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]>;
   tail(channel: ChannelKey): Promise<number>;

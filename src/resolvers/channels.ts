@@ -1,6 +1,7 @@
 import { can } from "../auth/scopes.js";
 import type { Context } from "../context.js";
 import { badInput } from "../errors.js";
+import { environmentId } from "./common.js";
 import type { ChannelKey, SessionIO } from "../realtime/stream-store.js";
 import { requireSession } from "./sessions.js";
 
@@ -14,10 +15,10 @@ export async function appendToSession(
   ctx: Context,
   args: { id: string; io: SessionIO; records: { data?: unknown }[]; matchSeqNum?: number | null; idempotencyKey?: string | null },
 ) {
-  const session = await requireSession(ctx, args.id);
+  // The session is found inside the append itself: no lookup of its own on the hottest path.
   return ctx.services.writer.append(
-    session,
-    { sessionId: session.id, io: args.io },
+    { environmentId: environmentId(ctx), ref: args.id },
+    args.io,
     args.records.map((r) => r.data),
     { matchSeqNum: args.matchSeqNum, idempotencyKey: args.idempotencyKey },
   );
