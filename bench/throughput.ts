@@ -1,48 +1,64 @@
 import { createSessionId, startServer } from "../tests/helpers/test-server.js";
+import { runClient } from "./load-process.js";
 import { progress } from "./stats.js";
 
+interface LoadResult {
+  requestsPerSec: number;
+  total: number;
+  non2xx: number;
+  errors: number;
+}
+
 /**
- * Appends per second through GraphQL (single-record mutations, and batches of 100) against the
- * same appends made by calling the channel writer directly: the GraphQL layer's overhead.
+ * Appends per second through GraphQL (single-record mutations, and batches of 100), driven by
+ * autocannon from its own process, against the same appends made by calling the channel writer
+ * in the server's process: the cost of the GraphQL and HTTP layers.
  */
 export async function appendThroughput(opts: { seconds: number; concurrency: number }) {
   const server = await startServer("postgres");
   try {
-    const { gql, id: environmentId } = await server.newEnvironment();
+    const { gql, secretKey, id: environmentId } = await server.newEnvironment();
     const ids: string[] = [];
     for (let i = 0; i < opts.concurrency; i++) ids.push(await createSessionId(gql, "t"));
-    const APPEND = `mutation($id: ID!, $r: [AppendRecordInput!]!) { appendToSession(id: $id, io: OUT, records: $r) { lastSeqNum } }`;
-    const run = async (label: string, batch: number, op: (k: number, records: unknown[]) => Promise<void>) => {
-      progress(`throughput: ${label}, ${opts.concurrency} concurrent writers, ${opts.seconds}s`);
-      const records = Array.from({ length: batch }, (_, i) => ({ n: i, text: "a token of a streamed reply" }));
+    const tails = async () => {
+      let sum = 0;
+      for (const sessionId of ids) sum += await server.services.store.tail({ sessionId, io: "OUT" });
+      return sum;
+    };
+    const viaGraphql = async (recordsPerAppend: number) => {
+      progress(`throughput: GraphQL, ${recordsPerAppend} record(s) per append, ${opts.concurrency} connections, ${opts.seconds}s`);
+      const before = await tails();
+      const r = await runClient<LoadResult>("append-load", { url: server.url, key: secretKey, ids, seconds: opts.seconds, connections: opts.concurrency, recordsPerAppend });
+      const appended = (await tails()) - before;
+      // Every answered request must have appended: a GraphQL error still answers 200.
+      if (r.non2xx || r.errors || appended < r.total * recordsPerAppend) throw new Error(`appends failed: ${JSON.stringify(r)}, ${appended} records stored`);
+      return r.requestsPerSec;
+    };
+    const direct = async (recordsPerAppend: number) => {
+      progress(`throughput: store directly, ${recordsPerAppend} record(s) per append, ${opts.concurrency} concurrent writers, ${opts.seconds}s`);
+      const records = Array.from({ length: recordsPerAppend }, (_, n) => ({ n, text: "a token of a streamed reply" }));
       let calls = 0;
       const end = performance.now() + opts.seconds * 1000;
       await Promise.all(
-        Array.from({ length: opts.concurrency }, async (_, k) => {
+        ids.map(async (ref) => {
           while (performance.now() < end) {
-            await op(k, records);
+            await server.services.writer.append({ environmentId, ref }, "OUT", records);
             calls++;
           }
         }),
       );
-      return { calls: calls / opts.seconds, records: (calls * batch) / opts.seconds };
+      return calls / opts.seconds;
     };
-    const viaGraphql = (k: number, records: unknown[]) =>
-      gql(APPEND, { id: ids[k]!, r: records.map((data) => ({ data })) }).then((r) => {
-        if (r.errors) throw new Error(JSON.stringify(r.errors));
-      });
-    const direct = (k: number, records: unknown[]) =>
-      server.services.writer.append({ environmentId, ref: ids[k]! }, "OUT", records).then(() => {});
-    const single = await run("GraphQL, 1 record per append", 1, viaGraphql);
-    const singleDirect = await run("store directly, 1 record per append", 1, direct);
-    const batched = await run("GraphQL, 100 records per append", 100, viaGraphql);
-    const batchedDirect = await run("store directly, 100 records per append", 100, direct);
-    return [
-      { path: "GraphQL", recordsPerAppend: 1, appendsPerSec: Math.round(single.calls), recordsPerSec: Math.round(single.records), "vs direct": single.calls / singleDirect.calls },
-      { path: "direct", recordsPerAppend: 1, appendsPerSec: Math.round(singleDirect.calls), recordsPerSec: Math.round(singleDirect.records), "vs direct": 1 },
-      { path: "GraphQL", recordsPerAppend: 100, appendsPerSec: Math.round(batched.calls), recordsPerSec: Math.round(batched.records), "vs direct": batched.calls / batchedDirect.calls },
-      { path: "direct", recordsPerAppend: 100, appendsPerSec: Math.round(batchedDirect.calls), recordsPerSec: Math.round(batchedDirect.records), "vs direct": 1 },
-    ];
+    const rows = [];
+    for (const recordsPerAppend of [1, 100]) {
+      const graphql = await viaGraphql(recordsPerAppend);
+      const store = await direct(recordsPerAppend);
+      rows.push(
+        { path: "GraphQL", recordsPerAppend, appendsPerSec: Math.round(graphql), recordsPerSec: Math.round(graphql * recordsPerAppend), "vs direct": graphql / store },
+        { path: "direct", recordsPerAppend, appendsPerSec: Math.round(store), recordsPerSec: Math.round(store * recordsPerAppend), "vs direct": 1 },
+      );
+    }
+    return rows;
   } finally {
     await server.close();
   }

@@ -1,0 +1,101 @@
+// Append → delivery latency, measured from a process of its own: it appends, it subscribes, and
+// both clocks are its own. Input: the target and the number of subscribers and appends.
+import { setMaxListeners } from "node:events";
+import { DurableStream, stream } from "@durable-streams/client";
+import { createClient as createSseClient } from "graphql-sse";
+import { createClient as createWsClient } from "graphql-ws";
+import WebSocket from "ws";
+import { gqlClient } from "../../tests/helpers/test-server.js";
+import { clientInput, clientResult } from "../load-process.js";
+import { summarize } from "../stats.js";
+
+export type DeliveryTarget =
+  | { system: "sessions"; transport: "ws" | "sse"; url: string; wsUrl: string; key: string; id: string }
+  | { system: "durable-streams"; url: string };
+
+interface Target {
+  /** Opens n live subscribers; each calls onRecord(i) for the i-th appended record. */
+  subscribe(n: number, onRecord: (i: number) => void): Promise<() => Promise<void>>;
+  append(i: number): Promise<void>;
+}
+
+// From 0 on a fresh channel: a subscriber that is slow to connect replays instead of missing records.
+const SUBSCRIBE = `subscription($id: ID!) { sessionRecords(id: $id, io: OUT, fromSeqNum: 0) { seqNum data } }`;
+const APPEND = `mutation($id: ID!, $d: JSON!) { appendToSession(id: $id, io: OUT, records: [{ data: $d }]) { lastSeqNum } }`;
+
+function sessionsTarget(t: Extract<DeliveryTarget, { system: "sessions" }>): Target {
+  const gql = gqlClient(t.url, t.key);
+  return {
+    async subscribe(n, onRecord) {
+      const stops: (() => void)[] = [];
+      for (let k = 0; k < n; k++) {
+        const sink = { next: (r: { data?: { sessionRecords: { data: number } } | null }) => r.data && onRecord(r.data.sessionRecords.data), error: () => {}, complete: () => {} };
+        if (t.transport === "ws") {
+          const c = createWsClient({ url: t.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${t.key}` }, lazy: false });
+          const off = c.subscribe({ query: SUBSCRIBE, variables: { id: t.id } }, sink as never);
+          stops.push(() => (off(), void c.dispose()));
+        } else {
+          const c = createSseClient({ url: `${t.url}/graphql/stream`, headers: { authorization: `Bearer ${t.key}` } });
+          const off = c.subscribe({ query: SUBSCRIBE, variables: { id: t.id } }, sink as never);
+          stops.push(() => (off(), c.dispose()));
+        }
+      }
+      return async () => stops.forEach((s) => s());
+    },
+    async append(i) {
+      const r = await gql(APPEND, { id: t.id, d: i });
+      if (r.errors) throw new Error(JSON.stringify(r.errors));
+    },
+  };
+}
+
+async function durableStreamsTarget(url: string): Promise<Target> {
+  const handle = await DurableStream.create({ url, contentType: "application/json" });
+  return {
+    async subscribe(n, onRecord) {
+      // Unsubscribing alone leaves the client's reconnect loop running; aborting ends it.
+      const stop = new AbortController();
+      setMaxListeners(0, stop.signal);
+      for (let k = 0; k < n; k++) {
+        const res = await stream<number>({ url, offset: "-1", live: "sse", signal: stop.signal });
+        res.subscribeJson(async (batch) => batch.items.forEach((i) => onRecord(i)));
+      }
+      return async () => stop.abort();
+    },
+    async append(i) {
+      await handle.append(JSON.stringify(i));
+    },
+  };
+}
+
+/** Sends `count` appends one at a time and times each record's arrival at every subscriber. */
+async function measure(target: Target, subscribers: number, count: number) {
+  const sent = new Map<number, number>();
+  const arrived = new Map<number, number>();
+  const samples: number[] = [];
+  let waiting: (() => void) | undefined;
+  const stop = await target.subscribe(subscribers, (i) => {
+    samples.push(performance.now() - sent.get(i)!);
+    const n = (arrived.get(i) ?? 0) + 1;
+    arrived.set(i, n);
+    if (n === subscribers) waiting?.();
+  });
+  // Give every subscriber time to connect before the clock starts.
+  await new Promise((r) => setTimeout(r, 300 + subscribers * 3));
+  for (let i = 0; i < count; i++) {
+    const all = new Promise<void>((resolve, reject) => {
+      waiting = resolve;
+      setTimeout(() => reject(new Error(`record ${i}: ${arrived.get(i) ?? 0}/${subscribers} after 10s`)), 10_000).unref();
+    });
+    sent.set(i, performance.now());
+    await target.append(i);
+    await all;
+  }
+  await stop();
+  return summarize(samples);
+}
+
+const input = clientInput<{ target: DeliveryTarget; subscribers: number; appends: number }>();
+const target = input.target.system === "sessions" ? sessionsTarget(input.target) : await durableStreamsTarget(input.target.url);
+clientResult(await measure(target, input.subscribers, input.appends));
+process.exit(0);
