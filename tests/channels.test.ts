@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
+import { LocalStreamStore } from "../src/realtime/local-stream-store.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -66,6 +67,45 @@ describe.each(stores)("channels: $name", ({ backend, s2 }) => {
       const prefix = String(stored[i].data).split("-")[0];
       expect(stored.slice(i, i + 3).map((r: any) => r.data)).toEqual([`${prefix}-a`, `${prefix}-b`, `${prefix}-c`]);
     }
+  });
+
+  it("answers each append of a concurrent mixed burst on its own, as if it came alone", async () => {
+    const ext = `burst-${Math.random().toString(36).slice(2)}`;
+    await gql(`mutation($e: String!) { createSession(input: { type: "chat", externalId: $e }) { session { id } } }`, { e: ext });
+    const [a, b, closed] = await Promise.all([newSession(), newSession(), newSession()]);
+    await gql(APPEND, { id: closed, io: "OUT", records: records("last") });
+    await gql(`mutation($id: ID!) { closeSession(id: $id) { status } }`, { id: closed });
+    await gql(APPEND, { id: b, io: "OUT", records: records("first") });
+    const burst = [
+      ...Array.from({ length: 12 }, (_, i) => ({ id: a, io: "OUT", records: records(`a${i}`) })),
+      ...Array.from({ length: 6 }, (_, i) => ({ id: ext, io: i % 2 ? "IN" : "OUT", records: records(`e${i}`, `e${i}'`) })),
+      { id: b, io: "OUT", records: records("stale"), match: 0 },
+      { id: b, io: "OUT", records: records("fits"), match: 1 },
+      { id: closed, io: "OUT", records: records("late") },
+      { id: "no-such-session", io: "OUT", records: records("lost") },
+      { id: a, io: "IN", records: records({ text: "nul \u0000 here" }) },
+    ];
+    const answers = await Promise.all(burst.map((v) => gql(APPEND, v)));
+    const outcome = (i: number) => codes(answers[i]!)[0] ?? "OK";
+    expect(answers.slice(0, 18).map((_, i) => outcome(i))).toEqual(Array(18).fill("OK"));
+    expect(burst.slice(18).map((_, i) => outcome(18 + i))).toEqual([
+      "SEQ_NUM_MISMATCH",
+      "OK",
+      "SESSION_CLOSED",
+      "NOT_FOUND",
+      s2 ? "OK" : "BAD_USER_INPUT",
+    ]);
+    // Dense per channel, each append's records together, every acknowledged record stored.
+    const aOut = (await gql(READ, { id: a, limit: 100 })).data!.session.out;
+    expect(aOut.records.map((r: any) => r.seqNum)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(aOut.records.map((r: any) => r.data).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `a${i}`).sort());
+    const e = (await gql(READ, { id: ext, limit: 100 })).data!.session;
+    for (const channel of [e.out, e.in]) {
+      expect(channel.records.map((r: any) => r.seqNum)).toEqual([0, 1, 2, 3, 4, 5]);
+      for (let k = 0; k < 6; k += 2) expect(channel.records[k + 1].data).toBe(`${channel.records[k].data}'`);
+    }
+    expect((await gql(READ, { id: b })).data!.session.out.records.map((r: any) => r.data)).toEqual(["first", "fits"]);
+    expect((await gql(READ, { id: closed })).data!.session.out.tailSeqNum).toBe(1);
   });
 
   it("enforces matchSeqNum", async () => {
@@ -181,5 +221,41 @@ describe("channels on S2: lost responses", () => {
     const stored = (await gql(READ, { id })).data!.session.out.records.map((r: any) => r.data);
     expect(stored).toEqual(["before", "once"]);
     expect(double.streams.get(`test-basin/sessions/${id}/out`)).toHaveLength(2);
+  });
+});
+
+describe("channels on the local store: group commit", () => {
+  let server: TestServer;
+  let gql: Gql;
+  let environmentId: string;
+
+  beforeAll(async () => {
+    server = await startServer("postgres");
+    ({ gql, id: environmentId } = await server.newEnvironment());
+  });
+  afterAll(() => server?.close());
+
+  it("writes concurrent appends to many channels in shared statements, each with its own answer", async () => {
+    // The store over the server's own database, with every statement it sends written down.
+    const sent: { text: string; rows: number }[] = [];
+    const sql = server.services.db.sql;
+    const store = new LocalStreamStore({
+      query: async <Row,>(text: string, params?: unknown[]) => {
+        const rows = await sql.query<Row>(text, params);
+        sent.push({ text, rows: rows.length });
+        return rows;
+      },
+    });
+    const ids = await Promise.all(Array.from({ length: 40 }, () => createSessionId(gql)));
+    // A first append makes each channel's row; the shared statement only updates existing rows.
+    for (const ref of ids) await store.appendGuarded({ environmentId, ref }, "OUT", ["first"]);
+    sent.length = 0;
+    const outcomes = await Promise.all(ids.map((ref, i) => store.appendGuarded({ environmentId, ref }, "OUT", [i, `${i}'`])));
+    expect(outcomes.every((o) => o.status === "appended" && o.ack.firstSeqNum === 1 && o.ack.tailSeqNum === 3)).toBe(true);
+    expect(sent.length).toBeLessThan(ids.length / 2);
+    expect(sent.some((s) => s.text.includes("jsonb_to_recordset") && s.rows > 1)).toBe(true);
+    for (const [i, sessionId] of outcomes.map((o) => (o.status === "appended" ? o.sessionId : "")).entries()) {
+      expect((await store.read({ sessionId, io: "OUT" }, 0, 10)).map((r) => r.data)).toEqual(["first", i, `${i}'`]);
+    }
   });
 });

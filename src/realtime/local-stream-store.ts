@@ -1,7 +1,8 @@
 import { Prisma } from "../generated/prisma/client.js";
 import type { Sql } from "../db/database.js";
-import { ApiError } from "../errors.js";
+import { ApiError, badInput } from "../errors.js";
 import { isSessionId } from "../sessions/ids.js";
+import { groupCommit } from "./group-commit.js";
 import {
   streamName,
   type AppendTransaction,
@@ -48,15 +49,90 @@ const appendById = guardedAppend("id");
 const appendByExternalId = guardedAppend("external_id");
 
 /**
+ * Many guarded appends in one statement ($1: a JSON array of {i, env, sid | ext, io, n, match,
+ * data}). Locks are taken in a fixed order (sessions by id, then channels by session and io), so
+ * batches in several processes cannot deadlock. It only updates channel rows that exist; an item
+ * that finds none, meets a mismatch, or shares its channel with another item of the batch gets
+ * no tail back, and is then appended alone by the statement above, which decides those cases.
+ */
+const batchAppend = `
+  WITH req AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS r(i int, env text, sid text, ext text, io text, n bigint, match bigint, data jsonb)
+  ), s AS MATERIALIZED (
+    SELECT req.i, ss.id, ss.closed_at IS NULL AS open
+    FROM req JOIN sessions ss ON ss.environment_id = req.env AND (ss.id = req.sid OR ss.external_id = req.ext)
+    ORDER BY ss.id
+    FOR SHARE OF ss
+  ), locked AS MATERIALIZED (
+    SELECT s.i, c.session_id, c.io
+    FROM s JOIN req ON req.i = s.i JOIN channels c ON c.session_id = s.id AND c.io = req.io
+    WHERE s.open
+    ORDER BY c.session_id, c.io
+    FOR UPDATE OF c
+  ), upd AS (
+    UPDATE channels c SET tail_seq_num = c.tail_seq_num + req.n
+    FROM locked l JOIN req ON req.i = l.i
+    WHERE c.session_id = l.session_id AND c.io = l.io AND (req.match IS NULL OR c.tail_seq_num = req.match)
+    RETURNING l.i, c.session_id, c.io, c.tail_seq_num
+  ), ins AS (
+    INSERT INTO channel_records (session_id, io, seq_num, timestamp, data)
+    SELECT u.session_id, u.io, u.tail_seq_num - req.n + r.ord - 1, now(), r.d
+    FROM upd u JOIN req ON req.i = u.i, jsonb_array_elements(req.data) WITH ORDINALITY AS r(d, ord)
+  )
+  SELECT req.i, s.id, s.open, u.tail_seq_num AS tail, now()::timestamptz(3) AS at
+  FROM req LEFT JOIN s ON s.i = req.i LEFT JOIN upd u ON u.i = req.i`;
+
+interface PendingAppend {
+  session: SessionRef;
+  io: SessionIO;
+  count: number;
+  matchSeqNum?: number;
+  json: string;
+}
+
+interface AppendRow {
+  id: string | null;
+  open: boolean | null;
+  tail: string | bigint | null;
+  at: Date;
+}
+
+/** Appends above this size go alone: batching pays off for the many small ones. */
+const BATCH_ITEM_BYTES = 64 * 1024;
+
+/** `\u0000` in JSON text, but not an escaped backslash followed by "u0000". */
+const escapedNul = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/** PostgreSQL's jsonb cannot hold the NUL character; say so before it fails a whole batch. */
+function storableJson(data: unknown[]) {
+  const json = JSON.stringify(data);
+  if (escapedNul.test(json)) throw badInput("records cannot contain the NUL character (\\u0000) in the local store");
+  return json;
+}
+
+/** What a row of either append statement says; undefined when the item must be appended alone. */
+function appendOutcome(row: AppendRow | undefined, count: number): GuardedAppend | undefined {
+  if (!row?.id) return { status: "missing" };
+  if (!row.open) return { status: "closed", sessionId: row.id };
+  if (row.tail === null) return undefined;
+  const tail = Number(row.tail);
+  return { status: "appended", sessionId: row.id, ack: { firstSeqNum: tail - count, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp: row.at } };
+}
+
+/**
  * Channels in the service's own database: the embedded default, and self-hosting without S2.
  * SeqNums are dense from 0; the channel row, locked by the writer, hands them out.
  */
 export class LocalStreamStore implements StreamStore {
   readonly backend = "local";
 
+  private batched = groupCommit((items: readonly PendingAppend[]) => this.appendBatch(items), { maxBatch: 64, concurrency: 4 });
+
   constructor(private sql: Sql) {}
 
   async append(tx: AppendTransaction, { sessionId, io }: ChannelKey, data: unknown[], matchSeqNum?: number) {
+    storableJson(data);
     const channel = await tx.channel.findUniqueOrThrow({ where: { sessionId_io: { sessionId, io } } });
     const first = Number(channel.tailSeqNum);
     if (matchSeqNum !== undefined && matchSeqNum !== first) throw seqNumMismatch(matchSeqNum, first);
@@ -69,17 +145,41 @@ export class LocalStreamStore implements StreamStore {
     return { firstSeqNum: first, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp };
   }
 
-  async appendGuarded({ environmentId, ref }: SessionRef, io: SessionIO, data: unknown[], matchSeqNum?: number): Promise<GuardedAppend> {
-    const n = data.length;
-    const [row] = await this.sql.query<{ id: string; open: boolean; tail: string | bigint | null; at: Date }>(
-      isSessionId(ref) ? appendById : appendByExternalId,
-      [environmentId, ref, io, n, matchSeqNum ?? null, JSON.stringify(data)],
-    );
-    if (!row) return { status: "missing" };
-    if (!row.open) return { status: "closed", sessionId: row.id };
-    if (row.tail === null) throw seqNumMismatch(matchSeqNum ?? -1, await this.tail({ sessionId: row.id, io }));
-    const tail = Number(row.tail);
-    return { status: "appended", sessionId: row.id, ack: { firstSeqNum: tail - n, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp: row.at } };
+  appendGuarded(session: SessionRef, io: SessionIO, data: unknown[], matchSeqNum?: number): Promise<GuardedAppend> {
+    const item = { session, io, count: data.length, matchSeqNum, json: storableJson(data) };
+    return item.json.length > BATCH_ITEM_BYTES ? this.appendAlone(item) : this.batched(item);
+  }
+
+  private async appendAlone({ session, io, count, matchSeqNum, json }: PendingAppend): Promise<GuardedAppend> {
+    const [row] = await this.sql.query<AppendRow>(isSessionId(session.ref) ? appendById : appendByExternalId, [
+      session.environmentId,
+      session.ref,
+      io,
+      count,
+      matchSeqNum ?? null,
+      json,
+    ]);
+    const outcome = appendOutcome(row, count);
+    if (outcome) return outcome;
+    throw seqNumMismatch(matchSeqNum ?? -1, await this.tail({ sessionId: row!.id!, io }));
+  }
+
+  private async appendBatch(items: readonly PendingAppend[]): Promise<(GuardedAppend | Error)[]> {
+    const settle = (item: PendingAppend) => this.appendAlone(item).catch((error: Error) => error);
+    if (items.length === 1) return [await settle(items[0]!)];
+    const request = items.map(({ session, io, count, matchSeqNum, json }, i) => {
+      const byId = isSessionId(session.ref);
+      return `{"i":${i},"env":${JSON.stringify(session.environmentId)},"${byId ? "sid" : "ext"}":${JSON.stringify(session.ref)},"io":"${io}","n":${count},"match":${matchSeqNum ?? null},"data":${json}}`;
+    });
+    let rows: (AppendRow & { i: number })[];
+    try {
+      rows = await this.sql.query(batchAppend, [`[${request.join(",")}]`]);
+    } catch {
+      // One bad item fails the statement for all: alone, each gets its own answer.
+      return Promise.all(items.map(settle));
+    }
+    const byIndex = new Map(rows.map((r) => [r.i, r]));
+    return Promise.all(items.map((item, i) => appendOutcome(byIndex.get(i), item.count) ?? settle(item)));
   }
 
   async read({ sessionId, io }: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]> {
