@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 
@@ -22,6 +23,20 @@ describe("HTTP surface", () => {
       body: JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(5 * 1024 * 1024) } }),
     });
     expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe("PAYLOAD_TOO_LARGE");
+    // A body of undeclared length (chunked) could grow past any limit: its length must be given.
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${server.url}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${secretKey}` } }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on("error", reject);
+      req.write(JSON.stringify({ query: "{ __typename }" }));
+      req.end();
+    });
+    expect(chunked.status).toBe(411);
+    expect(JSON.parse(chunked.body).errors[0].extensions.code).toBe("BAD_USER_INPUT");
     const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: sessionTags(first: 1)`).join(" ");
     const r = await fetch(`${server.url}/graphql`, {
       method: "POST",
