@@ -50,7 +50,8 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break;
 if [ -n "${CLICKHOUSE_URL:-}" ]; then
   TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL
 else
-  CLICKHOUSE_DATA_DIR="$RUNTIME/clickhouse" npx tsx tests/clickhouse/main.ts >"$RUNTIME/clickhouse.log" 2>&1 &
+  # node itself, not npx or the tsx CLI: their child would outlive a kill of the wrapper.
+  CLICKHOUSE_DATA_DIR="$RUNTIME/clickhouse" node --import tsx tests/clickhouse/main.ts >"$RUNTIME/clickhouse.log" 2>&1 &
   CLICKHOUSE_PID=$!
   for _ in $(seq 300); do grep -q '^listening on ' "$RUNTIME/clickhouse.log" 2>/dev/null && break; sleep 0.1; done
   TEST_CLICKHOUSE_URL=$(sed -n 's/^listening on //p' "$RUNTIME/clickhouse.log")
