@@ -3,16 +3,19 @@ import { tempDir } from "../tests/helpers/backends.js";
 import { createSessionId, startServer } from "../tests/helpers/test-server.js";
 import type { DeliveryTarget } from "./clients/delivery.js";
 import { runClient } from "./load-process.js";
+import { startWsRelay } from "./ws-relay.js";
 import { progress, type Summary } from "./stats.js";
 
 /**
  * Append → delivery latency for 1, 100 and 1,000 subscribers: ours over WS and SSE, the peer over
- * SSE. The servers run here; writer and subscribers run together in a client process.
+ * SSE, and a bare ws relay as the floor. The servers run here; writer and subscribers run
+ * together in a client process.
  */
 export async function deliveryLatency(opts: { subscriberCounts: number[]; appends: (subscribers: number) => number }) {
   const server = await startServer("postgres");
   const peer = new DurableStreamTestServer({ port: 0, dataDir: tempDir("ds-") });
   await peer.start();
+  const relay = await startWsRelay();
   const rows: Record<string, unknown>[] = [];
   try {
     const { gql, secretKey } = await server.newEnvironment();
@@ -27,9 +30,12 @@ export async function deliveryLatency(opts: { subscriberCounts: number[]; append
       }
       progress(`delivery: durable-streams over sse, ${n} subscriber(s), ${appends} appends`);
       results.peer = await runClient<Summary>("delivery", { target: { system: "durable-streams", url: `${peer.url}/bench/s${n}` }, subscribers: n, appends });
+      progress(`delivery: bare ws relay (the floor), ${n} subscriber(s), ${appends} messages`);
+      results.floor = await runClient<Summary>("delivery", { target: { system: "ws-relay", url: relay.url }, subscribers: n, appends });
+      const names: Record<string, string> = { ws: "sessions (WS)", sse: "sessions (SSE)", peer: "durable-streams (SSE)", floor: "bare ws relay (floor)" };
       for (const [name, s] of Object.entries(results)) {
         rows.push({
-          system: name === "peer" ? "durable-streams (SSE)" : `sessions (${name.toUpperCase()})`,
+          system: names[name],
           subscribers: n,
           p50Ms: s.p50,
           p99Ms: s.p99,
@@ -40,6 +46,7 @@ export async function deliveryLatency(opts: { subscriberCounts: number[]; append
     return rows;
   } finally {
     await peer.stop();
+    await relay.close();
     await server.close();
   }
 }

@@ -14,6 +14,7 @@ import { healthz } from "./http/healthz.js";
 import { metricsPlugin } from "./http/metrics-plugin.js";
 import { currentRequestId, requestIdOf, withRequestId } from "./http/request-context.js";
 import { webPages } from "./http/web.js";
+import { sharedSubscriptionResults } from "./realtime/shared-results.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
 
@@ -79,6 +80,7 @@ export function createApp(services: Services) {
       }),
       contractErrorCodes,
       subscriptionErrorsWithData,
+      sharedSubscriptionResults(() => services.metrics.recordsDelivered.inc()),
     ],
   });
 

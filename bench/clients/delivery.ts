@@ -11,7 +11,8 @@ import { summarize } from "../stats.js";
 
 export type DeliveryTarget =
   | { system: "sessions"; transport: "ws" | "sse"; url: string; wsUrl: string; key: string; id: string }
-  | { system: "durable-streams"; url: string };
+  | { system: "durable-streams"; url: string }
+  | { system: "ws-relay"; url: string };
 
 interface Target {
   /** Opens n live subscribers; each calls onRecord(i) for the i-th appended record. */
@@ -68,6 +69,26 @@ async function durableStreamsTarget(url: string): Promise<Target> {
   };
 }
 
+async function wsRelayTarget(url: string): Promise<Target> {
+  const open = async () => {
+    const socket = new WebSocket(url);
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    return socket;
+  };
+  const writer = await open();
+  return {
+    async subscribe(n, onRecord) {
+      const sockets = await Promise.all(Array.from({ length: n }, open));
+      for (const s of sockets) s.on("message", (m) => onRecord(JSON.parse(m.toString()).payload.data.sessionRecords.data));
+      return async () => sockets.forEach((s) => s.close());
+    },
+    async append(i) {
+      // The same frame graphql-ws would carry for a record.
+      writer.send(JSON.stringify({ id: "1", type: "next", payload: { data: { sessionRecords: { seqNum: i, data: i } } } }));
+    },
+  };
+}
+
 /** Sends `count` appends one at a time and times each record's arrival at every subscriber. */
 async function measure(target: Target, subscribers: number, count: number) {
   const sent = new Map<number, number>();
@@ -96,6 +117,11 @@ async function measure(target: Target, subscribers: number, count: number) {
 }
 
 const input = clientInput<{ target: DeliveryTarget; subscribers: number; appends: number }>();
-const target = input.target.system === "sessions" ? sessionsTarget(input.target) : await durableStreamsTarget(input.target.url);
+const target =
+  input.target.system === "sessions"
+    ? sessionsTarget(input.target)
+    : input.target.system === "ws-relay"
+      ? await wsRelayTarget(input.target.url)
+      : await durableStreamsTarget(input.target.url);
 clientResult(await measure(target, input.subscribers, input.appends));
 process.exit(0);

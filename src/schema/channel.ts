@@ -1,6 +1,7 @@
 import * as resolvers from "../resolvers/channels.js";
 import type { Session } from "../sessions/session-store.js";
 import type { SessionIO, StoredRecord } from "../realtime/stream-store.js";
+import { sharedResults } from "../realtime/shared-results.js";
 import { builder } from "./builder.js";
 
 export const SessionIOEnum = builder.enumType("SessionIO", {
@@ -102,9 +103,8 @@ builder.subscriptionFields((t) => ({
     },
     authScopes: (_root, args) => ({ session: { action: "read", session: args.id } }),
     subscribe: (_root, args, ctx) => resolvers.subscribeRecords(ctx, args),
-    resolve: (record, _args, ctx) => {
-      ctx.services.metrics.recordsDelivered.inc();
-      return record;
-    },
+    resolve: (record) => record,
+    // Every subscriber of a channel sees the same records: one execution per record serves them all.
+    extensions: sharedResults,
   }),
 }));
