@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { toClickHouseTime } from "../replication/session-row.js";
 import type { ListPage, ListQuery } from "./list-query.js";
+import { listWhere } from "./list-where.js";
 import type { Session, SessionStore } from "./session-store.js";
 import type { SessionsRepository } from "./sessions-repository.js";
 import type { SessionStatus } from "./status.js";
@@ -32,9 +33,9 @@ function where(environmentId: string, { filter, now }: ListQuery): { sql: string
 }
 
 /**
- * Lists from ClickHouse's sessions_v1 (fed by replication). ClickHouse decides which sessions
- * are on a page and in what order; their contents are then read from PostgreSQL by id, so a
- * page always shows each session's current state (read-your-writes for every row it lists).
+ * Lists from ClickHouse's sessions_v1 (fed by replication). ClickHouse finds the candidates for a
+ * page, in order; PostgreSQL confirms which still match and supplies their contents, so a page
+ * always shows each session's current state (read-your-writes for every row it lists).
  */
 export class ClickHouseSessionsRepository implements SessionsRepository {
   constructor(
@@ -44,29 +45,44 @@ export class ClickHouseSessionsRepository implements SessionsRepository {
 
   async list(environmentId: string, query: ListQuery): Promise<ListPage<Session>> {
     const forward = query.direction === "forward";
-    const w = where(environmentId, query);
-    const params: Params = { ...w.params, limit: query.limit + 1 };
-    let sql = w.sql;
-    if (query.cursor) {
-      sql += ` AND (created_at, session_id) ${forward ? "<" : ">"} ({cursorAt:DateTime64(3, 'UTC')}, {cursorId:String})`;
-      params.cursorAt = toClickHouseTime(query.cursor.createdAt);
-      params.cursorId = query.cursor.id;
-    }
     const order = forward ? "DESC" : "ASC";
-    const result = await this.clickhouse.query({
-      query: `SELECT session_id FROM sessions_v1 FINAL WHERE ${sql} ORDER BY created_at ${order}, session_id ${order} LIMIT {limit:UInt32}`,
-      query_params: params,
-      format: "JSONEachRow",
-      clickhouse_settings: finalSettings,
-    });
-    const ids = (await result.json<{ session_id: string }>()).map((r) => r.session_id);
-    const more = ids.length > query.limit;
-    const pageIds = ids.slice(0, query.limit);
-    if (!forward) pageIds.reverse();
-    const byId = new Map((await this.sessions.findMany(environmentId, pageIds)).map((s) => [s.id, s]));
+    const w = where(environmentId, query);
+    const want = query.limit + 1;
+    const confirm = listWhere(environmentId, query);
+    const page: Session[] = [];
+    let cursor = query.cursor && { at: toClickHouseTime(query.cursor.createdAt), id: query.cursor.id };
+    // Candidates in order without FINAL: every version of a session sits at the same (created_at,
+    // session_id), so reading in key order is cheap and any version matching the filter makes a
+    // candidate. PostgreSQL, the source of truth, then keeps those that match now; when that drops
+    // some, the next candidates fill the page.
+    for (let exhausted = false; page.length < want && !exhausted; ) {
+      const params: Params = { ...w.params, limit: want };
+      let sql = w.sql;
+      if (cursor) {
+        sql += ` AND (created_at, session_id) ${forward ? "<" : ">"} ({cursorAt:DateTime64(3, 'UTC')}, {cursorId:String})`;
+        params.cursorAt = cursor.at;
+        params.cursorId = cursor.id;
+      }
+      const result = await this.clickhouse.query({
+        query: `SELECT session_id, toString(created_at) AS at FROM sessions_v1 WHERE ${sql}
+                ORDER BY created_at ${order}, session_id ${order} LIMIT 1 BY session_id LIMIT {limit:UInt32}`,
+        query_params: params,
+        format: "JSONEachRow",
+      });
+      const candidates = await result.json<{ session_id: string; at: string }>();
+      exhausted = candidates.length < want;
+      if (candidates.length === 0) break;
+      const last = candidates.at(-1)!;
+      cursor = { at: last.at, id: last.session_id };
+      const ids = candidates.map((c) => c.session_id);
+      const current = new Map((await this.sessions.findMany(environmentId, ids, confirm)).map((s) => [s.id, s]));
+      for (const id of ids) if (current.has(id)) page.push(current.get(id)!);
+    }
+    const more = page.length > query.limit;
+    const rows = page.slice(0, query.limit);
+    if (!forward) rows.reverse();
     return {
-      // A row deleted since replication saw it is dropped rather than shown stale.
-      rows: pageIds.map((id) => byId.get(id)).filter((s): s is Session => s !== undefined),
+      rows,
       hasNextPage: forward ? more : query.cursor !== undefined,
       hasPreviousPage: forward ? query.cursor !== undefined : more,
     };

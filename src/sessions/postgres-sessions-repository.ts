@@ -1,33 +1,8 @@
-import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
+import { listWhere } from "./list-where.js";
 import type { ListPage, ListQuery } from "./list-query.js";
 import type { Session } from "./session-store.js";
 import type { SessionsRepository } from "./sessions-repository.js";
-import type { SessionStatus } from "./status.js";
-
-type Where = Prisma.SessionWhereInput;
-
-function statusWhere(status: SessionStatus, now: Date): Where {
-  switch (status) {
-    case "CLOSED":
-      return { closedAt: { not: null } };
-    case "EXPIRED":
-      return { closedAt: null, expiresAt: { lte: now } };
-    case "ACTIVE":
-      return { closedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
-  }
-}
-
-function filterWhere(environmentId: string, { filter, now }: ListQuery): Where {
-  return {
-    environmentId,
-    ...(filter.types && { type: { in: filter.types } }),
-    ...(filter.tags && { tags: { hasSome: filter.tags } }),
-    ...(filter.taskIdentifiers && { taskIdentifier: { in: filter.taskIdentifiers } }),
-    ...(filter.externalId !== undefined && { externalId: filter.externalId }),
-    ...((filter.from || filter.to) && { createdAt: { ...(filter.from && { gte: filter.from }), ...(filter.to && { lte: filter.to }) } }),
-    ...(filter.statuses && { AND: [{ OR: filter.statuses.map((s) => statusWhere(s, now)) }] }),
-  };
-}
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
@@ -39,8 +14,8 @@ export class PostgresSessionsRepository implements SessionsRepository {
     const c = query.cursor;
     // Keyset paging on (createdAt, id): rows strictly past the cursor in the direction of travel.
     const past = forward ? "lt" : "gt";
-    const where: Where = {
-      ...filterWhere(environmentId, query),
+    const where: Prisma.SessionWhereInput = {
+      ...listWhere(environmentId, query),
       ...(c && { OR: [{ createdAt: { [past]: c.createdAt } }, { createdAt: c.createdAt, id: { [past]: c.id } }] }),
     };
     const order = forward ? "desc" : "asc";
@@ -60,7 +35,7 @@ export class PostgresSessionsRepository implements SessionsRepository {
   }
 
   count(environmentId: string, query: ListQuery): Promise<number> {
-    return this.prisma.session.count({ where: filterWhere(environmentId, query) });
+    return this.prisma.session.count({ where: listWhere(environmentId, query) });
   }
 
   async tags(environmentId: string, search: string | undefined, limit: number): Promise<string[]> {

@@ -34,8 +34,9 @@ export class SessionStore {
       : this.prisma.session.findUnique({ where: { environmentId_externalId: { environmentId, externalId: ref } } });
   }
 
-  findMany(environmentId: string, ids: string[]): Promise<Session[]> {
-    return this.prisma.session.findMany({ where: { environmentId, id: { in: ids } } });
+  /** Sessions by id, those of them that also meet `where`. */
+  findMany(environmentId: string, ids: string[], where: Prisma.SessionWhereInput = {}): Promise<Session[]> {
+    return this.prisma.session.findMany({ where: { ...where, environmentId, id: { in: ids } } });
   }
 
   /**
