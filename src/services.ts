@@ -82,6 +82,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     redis ? new RedisPendingIndex(redis) : new MemoryPendingIndex(),
     signals,
     logError("waitpoints"),
+    // Records written straight to S2 wake waitpoints too.
+    store.follow ? fanout : undefined,
   );
   writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
   await waitpoints.start();

@@ -1,7 +1,9 @@
+import { AppendInput, AppendRecord, S2 } from "@s2-dev/streamstore";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv, redisUrl } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
+import { startS2Double } from "./helpers/s2-double.js";
 import { codes, createSessionId, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const WAITPOINT = "id status afterSeqNum io tags timeoutAt completedAt record { seqNum data }";
@@ -234,5 +236,62 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     const r = await gql(CREATE, { input: { session, ...bad } });
     expect(["BAD_USER_INPUT", "NOT_FOUND"]).toContain(codes(r)[0]);
     expect(await server.services.prisma.waitpoint.count({ where: { sessionId: session } })).toBe(0);
+  });
+});
+
+describe("waitpoints on the S2 store", () => {
+  let server: TestServer;
+  let double: Awaited<ReturnType<typeof startS2Double>>;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    double = await startS2Double("root");
+    env = { ...(await backendEnv("pglite")), ...double.env };
+    server = await startServer(env);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  /** A client writing to the channel's S2 stream itself, with the token initializeSessionChannel gave it. */
+  const writeDirectly = async (gql: Gql, id: string, data: unknown) => {
+    const access = (await gql(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { stream basin endpoint accessToken } }`, { id }))
+      .data!.initializeSessionChannel;
+    const s2 = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint } });
+    await s2.basin(access.basin).stream(access.stream, { forceTransport: "fetch" }).append(AppendInput.create([AppendRecord.string({ body: JSON.stringify(data) })]));
+  };
+  const until = async (gql: Gql, id: string, status: string) => {
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const w = (await gql(GET, { id })).data!.waitpoint;
+      if (w.status === status || Date.now() > end) return w;
+      await sleep(50);
+    }
+  };
+
+  it("wakes on a record written straight to S2, which never passed through the service", async () => {
+    const { gql } = await server.newEnvironment();
+    const session = await createSessionId(gql);
+    await gql(APPEND, { id: session, io: "IN", data: "earlier" });
+    const { waitpoint } = (await gql(CREATE, { input: { session } })).data!.createSessionWaitpoint;
+    await sleep(200);
+    expect((await gql(GET, { id: waitpoint.id })).data!.waitpoint.status).toBe("PENDING");
+    await writeDirectly(gql, session, { text: "direct" });
+    expect((await until(gql, waitpoint.id, "COMPLETED")).record).toEqual({ seqNum: 1, data: { text: "direct" } });
+    // Nothing left to wait for: the channel is no longer followed.
+    await sleep(1_500);
+    expect(server.services.fanout.followerCount).toBe(0);
+  });
+
+  it("wakes waitpoints registered before a restart", async () => {
+    const { gql, secretKey } = await server.newEnvironment();
+    const session = await createSessionId(gql);
+    await gql(APPEND, { id: session, io: "IN", data: "earlier" });
+    const { waitpoint } = (await gql(CREATE, { input: { session } })).data!.createSessionWaitpoint;
+    await server.close();
+    server = await startServer(env);
+    const again = gqlClient(server.url, secretKey);
+    await writeDirectly(again, session, "after restart");
+    expect((await until(again, waitpoint.id, "COMPLETED")).record).toEqual({ seqNum: 1, data: "after restart" });
   });
 });

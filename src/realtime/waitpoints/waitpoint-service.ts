@@ -3,6 +3,7 @@ import { isUniqueViolation } from "../../db/errors.js";
 import { sessionClosed } from "../../errors.js";
 import { newWaitpointId } from "../../sessions/ids.js";
 import type { Session } from "../../sessions/session-store.js";
+import type { ChannelFanout } from "../channel-fanout.js";
 import type { Signals } from "../signals.js";
 import type { AppendAck, ChannelKey, SessionIO, StoredRecord, StreamStore } from "../stream-store.js";
 import { Watchers } from "../watchers.js";
@@ -36,12 +37,20 @@ export class WaitpointService {
   private sweeper: NodeJS.Timeout | undefined;
   private rebuilding: Promise<void> | undefined;
 
+  /** Channels followed for records written straight to the store, by channel. */
+  private watches = new Map<string, AsyncIterableIterator<StoredRecord>>();
+
+  /**
+   * `fanout` is for stores that clients may write to directly (S2): records can land there
+   * without an append through this service, so channels with pending waitpoints are followed.
+   */
   constructor(
     private prisma: PrismaClient,
     private store: StreamStore,
     private index: PendingIndex,
     private signals: Signals,
     private onError: (error: unknown) => void,
+    private fanout?: ChannelFanout,
   ) {
     this.watchers = new Watchers(signals, (s) => (s.kind === "waitpoint" ? s.waitpointId : undefined));
   }
@@ -86,6 +95,7 @@ export class WaitpointService {
       return { waitpoint: winner, isCached: true };
     }
     await this.index.add(channel, waitpoint.id, waitpoint.timeoutAt);
+    this.watch(channel, afterSeqNum);
     // The race check: a record may have landed before the index knew of this waitpoint.
     const [record] = await this.store.read(channel, afterSeqNum, 1);
     if (!record) return { waitpoint, isCached: false };
@@ -139,6 +149,42 @@ export class WaitpointService {
     const timedOut = await this.prisma.$queryRaw<{ id: string }[]>`
       UPDATE waitpoints SET status = 'TIMED_OUT' WHERE status = 'PENDING' AND timeout_at <= now() RETURNING id`;
     for (const { id } of timedOut) this.signals.publish({ kind: "waitpoint", waitpointId: id });
+    for (const [id, records] of this.watches) {
+      const [sessionId, io] = id.split("/") as [string, SessionIO];
+      if (!(await this.hasPending({ sessionId, io }))) void records.return?.();
+    }
+  }
+
+  private hasPending({ sessionId, io }: ChannelKey) {
+    return this.prisma.waitpoint
+      .count({ where: { sessionId, io, status: "PENDING", timeoutAt: { gt: new Date() } }, take: 1 })
+      .then((n) => n > 0);
+  }
+
+  /**
+   * Follows a channel of a store with direct writes while it has pending waitpoints, and handles
+   * each record like an append made here. One watch per channel and process; completions are
+   * conditional updates, so two processes watching the same channel complete each waitpoint once.
+   */
+  private watch(channel: ChannelKey, fromSeqNum: number) {
+    const id = `${channel.sessionId}/${channel.io}`;
+    if (!this.fanout || this.watches.has(id)) return;
+    const closed = async () => (await this.prisma.session.findUnique({ where: { id: channel.sessionId } }))?.closedAt != null;
+    const records = this.fanout.subscribe(channel, fromSeqNum, closed);
+    this.watches.set(id, records);
+    void (async () => {
+      try {
+        for await (const record of records) {
+          await this.onAppend(channel, { firstSeqNum: record.seqNum, lastSeqNum: record.seqNum, tailSeqNum: record.seqNum + 1 });
+          if (!(await this.hasPending(channel))) break;
+        }
+      } catch (error) {
+        this.onError(error);
+      } finally {
+        this.watches.delete(id);
+        void records.return?.();
+      }
+    })();
   }
 
   private rebuild(): Promise<void> {
@@ -146,9 +192,14 @@ export class WaitpointService {
       try {
         const pending = await this.prisma.waitpoint.findMany({
           where: { status: "PENDING", timeoutAt: { gt: new Date() } },
-          select: { id: true, sessionId: true, io: true, timeoutAt: true },
+          select: { id: true, sessionId: true, io: true, timeoutAt: true, afterSeqNum: true },
+          orderBy: { afterSeqNum: "asc" },
         });
-        for (const w of pending) await this.index.add({ sessionId: w.sessionId, io: w.io as SessionIO }, w.id, w.timeoutAt);
+        for (const w of pending) {
+          const channel = { sessionId: w.sessionId, io: w.io as SessionIO };
+          await this.index.add(channel, w.id, w.timeoutAt);
+          this.watch(channel, Number(w.afterSeqNum));
+        }
         await this.index.markRebuilt();
       } catch (error) {
         this.onError(error);
@@ -161,6 +212,7 @@ export class WaitpointService {
 
   async close() {
     clearInterval(this.sweeper);
+    for (const records of this.watches.values()) void records.return?.();
     this.watchers.close();
     await this.index.close();
   }
