@@ -64,8 +64,10 @@ export class ClickHouseSessionsRepository implements SessionsRepository {
         params.cursorId = cursor.id;
       }
       const result = await this.clickhouse.query({
+        // Versions of a session come out adjacent; they are folded here, since LIMIT BY would
+        // cost ClickHouse its early stop when reading in key order.
         query: `SELECT session_id, toString(created_at) AS at FROM sessions_v1 WHERE ${sql}
-                ORDER BY created_at ${order}, session_id ${order} LIMIT 1 BY session_id LIMIT {limit:UInt32}`,
+                ORDER BY created_at ${order}, session_id ${order} LIMIT {limit:UInt32}`,
         query_params: params,
         format: "JSONEachRow",
       });
@@ -74,7 +76,7 @@ export class ClickHouseSessionsRepository implements SessionsRepository {
       if (candidates.length === 0) break;
       const last = candidates.at(-1)!;
       cursor = { at: last.at, id: last.session_id };
-      const ids = candidates.map((c) => c.session_id);
+      const ids = [...new Set(candidates.map((c) => c.session_id))];
       const current = new Map((await this.sessions.findMany(environmentId, ids, confirm)).map((s) => [s.id, s]));
       for (const id of ids) if (current.has(id)) page.push(current.get(id)!);
     }
