@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
+import type { Prepared } from "../src/db/database.js";
 import { LocalStreamStore } from "../src/realtime/local-stream-store.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
@@ -240,9 +241,9 @@ describe("channels on the local store: group commit", () => {
     const sent: { text: string; rows: number }[] = [];
     const sql = server.services.db.sql;
     const store = new LocalStreamStore({
-      query: async <Row,>(text: string, params?: unknown[]) => {
-        const rows = await sql.query<Row>(text, params);
-        sent.push({ text, rows: rows.length });
+      query: async <Row,>(statement: string | Prepared, params?: unknown[]) => {
+        const rows = await sql.query<Row>(statement, params);
+        sent.push({ text: typeof statement === "string" ? statement : statement.text, rows: rows.length });
         return rows;
       },
     });

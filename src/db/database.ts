@@ -13,8 +13,19 @@ import { PrismaClient } from "../generated/prisma/client.js";
  * depending on the driver: read them with Number().
  */
 export interface Sql {
-  query<Row>(text: string, params?: unknown[]): Promise<Row[]>;
+  query<Row>(statement: string | Prepared, params?: unknown[]): Promise<Row[]>;
 }
+
+/**
+ * A statement PostgreSQL parses and plans once per connection, then reuses: for the hot ones
+ * (an append's statement costs about 0.55 ms unprepared and 0.32 ms prepared here).
+ */
+export interface Prepared {
+  name: string;
+  text: string;
+}
+
+const textOf = (statement: string | Prepared) => (typeof statement === "string" ? statement : statement.text);
 
 /** Runs SQL scripts on one connection, so that session-level locks hold across calls. */
 export interface ScriptRunner extends Sql {
@@ -38,13 +49,16 @@ export function openPostgres(url: string): Database {
   return {
     kind: "postgres",
     prisma,
-    sql: { query: async (text, params) => (await pool.query(text, params)).rows },
+    sql: {
+      query: async (statement, values) =>
+        (await pool.query(typeof statement === "string" ? { text: statement, values } : { ...statement, values })).rows,
+    },
     async withScriptRunner(fn) {
       const client = await pool.connect();
       try {
         return await fn({
           exec: async (sql) => void (await client.query(sql)),
-          query: async (sql, params) => (await client.query(sql, params)).rows,
+          query: async (statement, params) => (await client.query(textOf(statement), params)).rows,
         });
       } finally {
         client.release();
@@ -66,11 +80,11 @@ export async function openPGlite(dataDir: string): Promise<Database> {
     kind: "pglite",
     prisma,
     // PGlite queues this behind any transaction Prisma holds open on its one connection.
-    sql: { query: async <Row>(text: string, params?: unknown[]) => (await db.query<Row>(text, params)).rows },
+    sql: { query: async <Row>(statement: string | Prepared, params?: unknown[]) => (await db.query<Row>(textOf(statement), params)).rows },
     withScriptRunner: (fn) =>
       fn({
         exec: async (sql) => void (await db.exec(sql)),
-        query: async <Row>(sql: string, params?: unknown[]) => (await db.query<Row>(sql, params)).rows,
+        query: async <Row>(statement: string | Prepared, params?: unknown[]) => (await db.query<Row>(textOf(statement), params)).rows,
       }),
     async close() {
       await prisma.$disconnect();

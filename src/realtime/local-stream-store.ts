@@ -1,5 +1,5 @@
 import { Prisma } from "../generated/prisma/client.js";
-import type { Sql } from "../db/database.js";
+import type { Prepared, Sql } from "../db/database.js";
 import { ApiError, badInput } from "../errors.js";
 import { isSessionId } from "../sessions/ids.js";
 import { groupCommit } from "./group-commit.js";
@@ -24,7 +24,9 @@ export const seqNumMismatch = (expected: number, tail: number) =>
  * count, $5 matchSeqNum or null, $6 the records as a JSON array. The timestamp column keeps
  * milliseconds, so the one reported is cut the same way.
  */
-const guardedAppend = (sessionColumn: "id" | "external_id") => `
+const guardedAppend = (sessionColumn: "id" | "external_id"): Prepared => ({
+  name: `append-by-${sessionColumn}`,
+  text: `
   WITH s AS (
     SELECT id, closed_at IS NULL AS open FROM sessions
     WHERE environment_id = $1 AND ${sessionColumn} = $2 FOR SHARE
@@ -44,7 +46,8 @@ const guardedAppend = (sessionColumn: "id" | "external_id") => `
   )
   SELECT s.id, s.open, (SELECT tail_seq_num FROM ch) AS tail, now()::timestamptz(3) AS at,
     (SELECT count(*) FROM ins) AS inserted
-  FROM s`;
+  FROM s`,
+});
 const appendById = guardedAppend("id");
 const appendByExternalId = guardedAppend("external_id");
 
@@ -55,7 +58,9 @@ const appendByExternalId = guardedAppend("external_id");
  * that finds none, meets a mismatch, or shares its channel with another item of the batch gets
  * no tail back, and is then appended alone by the statement above, which decides those cases.
  */
-const batchAppend = `
+const batchAppend: Prepared = {
+  name: "append-batch",
+  text: `
   WITH req AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
       AS r(i int, env text, sid text, ext text, io text, n bigint, match bigint, data jsonb)
@@ -81,7 +86,14 @@ const batchAppend = `
     FROM upd u JOIN req ON req.i = u.i, jsonb_array_elements(req.data) WITH ORDINALITY AS r(d, ord)
   )
   SELECT req.i, s.id, s.open, u.tail_seq_num AS tail, now()::timestamptz(3) AS at
-  FROM req LEFT JOIN s ON s.i = req.i LEFT JOIN upd u ON u.i = req.i`;
+  FROM req LEFT JOIN s ON s.i = req.i LEFT JOIN upd u ON u.i = req.i`,
+};
+
+const readRecords: Prepared = {
+  name: "read-records",
+  text: "SELECT seq_num, timestamp, data FROM channel_records WHERE session_id = $1 AND io = $2 AND seq_num >= $3 ORDER BY seq_num LIMIT $4",
+};
+const readTail: Prepared = { name: "read-tail", text: "SELECT tail_seq_num FROM channels WHERE session_id = $1 AND io = $2" };
 
 interface PendingAppend {
   session: SessionRef;
@@ -183,19 +195,12 @@ export class LocalStreamStore implements StreamStore {
   }
 
   async read({ sessionId, io }: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]> {
-    const rows = await this.sql.query<{ seq_num: string | bigint; timestamp: Date; data: unknown }>(
-      `SELECT seq_num, timestamp, data FROM channel_records
-       WHERE session_id = $1 AND io = $2 AND seq_num >= $3 ORDER BY seq_num LIMIT $4`,
-      [sessionId, io, fromSeqNum, limit],
-    );
+    const rows = await this.sql.query<{ seq_num: string | bigint; timestamp: Date; data: unknown }>(readRecords, [sessionId, io, fromSeqNum, limit]);
     return rows.map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: r.data }));
   }
 
   async tail({ sessionId, io }: ChannelKey): Promise<number> {
-    const [row] = await this.sql.query<{ tail_seq_num: string | bigint }>(
-      "SELECT tail_seq_num FROM channels WHERE session_id = $1 AND io = $2",
-      [sessionId, io],
-    );
+    const [row] = await this.sql.query<{ tail_seq_num: string | bigint }>(readTail, [sessionId, io]);
     return row ? Number(row.tail_seq_num) : 0;
   }
 
