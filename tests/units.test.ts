@@ -1,3 +1,4 @@
+import { buildSchema, executeSync, parse, type GraphQLResolveInfo } from "graphql";
 import { describe, expect, it } from "vitest";
 import { can, grantsFromScopes, scopeSchema } from "../src/auth/scopes.js";
 import { loadConfig } from "../src/config.js";
@@ -5,6 +6,7 @@ import { bigIntToLsn, compareLsn, lsnToBigInt } from "../src/replication/lsn.js"
 import { toClickHouseRow } from "../src/replication/session-row.js";
 import { decodeCursor, encodeCursor } from "../src/sessions/cursor.js";
 import { parseDuration } from "../src/sessions/duration.js";
+import { selects } from "../src/resolvers/selection.js";
 import { sessionStatus } from "../src/sessions/status.js";
 
 describe("scopes", () => {
@@ -86,5 +88,24 @@ describe("replication helpers", () => {
       closed_at: null, expires_at: "2026-01-02 03:04:05.678", created_at: "2026-01-01 00:00:00.500", updated_at: "1970-01-01 00:00:00.000",
       _version: "1152921504606846976", _is_deleted: 1,
     });
+  });
+});
+
+describe("selections", () => {
+  const schema = buildSchema(`type Query { list: Conn } type Conn { total: Int items: [Int] }`);
+  const seen = (query: string) => {
+    let result: boolean | undefined;
+    const rootValue = { list: (_a: unknown, _c: unknown, info: GraphQLResolveInfo) => ((result = selects(info, "total")), {}) };
+    executeSync({ schema, document: parse(query), rootValue });
+    return result;
+  };
+
+  it("finds a field however it is selected", () => {
+    expect(seen(`{ list { total } }`)).toBe(true);
+    expect(seen(`{ list { n: total } }`)).toBe(true);
+    expect(seen(`{ list { ... on Conn { total } } }`)).toBe(true);
+    expect(seen(`{ list { ...F } } fragment F on Conn { items total }`)).toBe(true);
+    expect(seen(`{ list { items } }`)).toBe(false);
+    expect(seen(`{ list { ...F } } fragment F on Conn { items }`)).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from "graphql";
 import type { Context } from "../context.js";
 import { badInput, notFound } from "../errors.js";
 import { sessionChanged } from "../realtime/signals.js";
@@ -12,6 +13,7 @@ import {
   type CreateSessionInput,
 } from "../sessions/validation.js";
 import { environmentId, parseInput } from "./common.js";
+import { selects } from "./selection.js";
 
 /** Loads a session the auth scope already cleared; missing means NOT_FOUND. */
 export async function requireSession(ctx: Context, ref: string): Promise<Session> {
@@ -39,9 +41,13 @@ export async function closeSession(ctx: Context, ref: string, reason: string | n
   return session;
 }
 
-export async function listSessions(ctx: Context, args: ListArgs) {
+export async function listSessions(ctx: Context, args: ListArgs, info: GraphQLResolveInfo) {
   const env = environmentId(ctx);
   const query = toListQuery(args);
+  // Counted only when asked for, since it is the expensive half of a list, and then alongside the page.
+  const count = selects(info, "totalCount") ? ctx.services.sessionsRepository.count(env, query) : undefined;
+  // A failed count is reported where totalCount resolves, not as an unhandled rejection.
+  count?.catch(() => {});
   const page = await ctx.services.sessionsRepository.list(env, query);
   const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
   return {
@@ -52,8 +58,7 @@ export async function listSessions(ctx: Context, args: ListArgs) {
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
-    // Counted only when asked for: it is the expensive half of a list.
-    totalCount: () => ctx.services.sessionsRepository.count(env, query),
+    totalCount: () => count ?? ctx.services.sessionsRepository.count(env, query),
   };
 }
 

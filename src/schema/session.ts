@@ -79,7 +79,7 @@ builder.queryFields((t) => ({
       description: "Newest first (createdAt, then id, descending). first/last: 1 to 100, default 25.",
       args: { filter: t.arg({ type: SessionFilter }) },
       authScopes: { readAll: true },
-      resolve: (_root, args, ctx) => resolvers.listSessions(ctx, args),
+      resolve: (_root, args, ctx, info) => resolvers.listSessions(ctx, args, info),
     },
     {
       name: "SessionConnection",
