@@ -171,8 +171,10 @@ export class SessionReplicator {
           this.committed = [];
           this.waitingRows = 0;
           const rows = batch.flatMap((t) => t.rows);
+          const started = performance.now();
           if (rows.length > 0) await this.insertWithRetry(rows);
           await this.acknowledge(batch.at(-1)!.endLsn);
+          this.logger.debug({ rows: rows.length, transactions: batch.length, ms: Math.round(performance.now() - started) }, "replication batch flushed");
           this.metrics.recordFlush(rows.length, batch.filter((t) => t.rows.length > 0).map((t) => t.commitTime));
         }
       } finally {
