@@ -109,6 +109,21 @@ describe("channel fan-out", () => {
     expect(store.reads).toBeGreaterThan(before);
   });
 
+  it("hands records to many subscribers a slice at a time, in order, and a close waits for the last slice", async () => {
+    const { store, signals, fanout } = setup();
+    let closed = false;
+    const its = Array.from({ length: 100 }, () => fanout.subscribe(channel, undefined, async () => closed));
+    await new Promise((r) => setTimeout(r, 10));
+    for (const data of ["a", "b", "c"]) {
+      const ack = { ...(await store.append(null, channel, [data])), timestamp: new Date() };
+      fanout.appended(channel, ack, [data]);
+    }
+    closed = true;
+    signals.publish({ kind: "session", sessionId: channel.sessionId, closed: true });
+    // Every subscriber gets all three, in order, and then its end: none is cut short by the close.
+    expect(await Promise.all(its.map((it) => take(it, 10)))).toEqual(its.map(() => [0, 1, 2]));
+  });
+
   it("cuts off a subscriber that does not keep up, without touching the others", async () => {
     const { fanout, append } = setup(10);
     const slow = fanout.subscribe(channel, undefined, async () => false);
