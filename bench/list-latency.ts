@@ -1,7 +1,8 @@
 import { openClickHouse } from "../src/db/clickhouse.js";
 import { freshClickHouseUrl } from "../tests/helpers/backends.js";
-import { gqlClient, startServer } from "../tests/helpers/test-server.js";
-import { progress, summarize, time } from "./stats.js";
+import { startServer } from "../tests/helpers/test-server.js";
+import { runClient } from "./load-process.js";
+import { progress, summarize, time, type Summary } from "./stats.js";
 import { backendEnv } from "../tests/helpers/backends.js";
 import { migrateClickHouse } from "../src/db/clickhouse.js";
 import { toListQuery } from "../src/sessions/list-query.js";
@@ -49,19 +50,18 @@ export async function listLatency(opts: { sizes: number[]; requests: number }) {
       await postgresServer.services.prisma.$executeRawUnsafe("ANALYZE sessions");
       have = size;
       for (const [name, server] of [["postgres", postgresServer], ["clickhouse", clickhouseServer]] as const) {
-        const gql = gqlClient(server.url, environment.secretKey);
         const cases: [string, { statuses: "ACTIVE"[]; tags: string[] } | null][] = [["first page", null], ["ACTIVE + tag", { statuses: ["ACTIVE"], tags: ["t7"] }]];
         for (const [label, filter] of cases) {
           progress(`list latency: ${name}, ${size.toLocaleString()} sessions, ${label}`);
-          const samples: number[] = [];
-          // A few first requests warm up the JIT and the engines' caches; they are not counted.
-          for (let i = 0; i < 5; i++) await gql(LIST, { filter });
-          for (let i = 0; i < opts.requests; i++) {
-            const [ms, r] = await time(() => gql(LIST, { filter }));
-            if (r.errors) throw new Error(JSON.stringify(r.errors));
-            samples.push(ms);
-          }
-          const s = summarize(samples);
+          const s = await runClient<Summary>("list-requests", {
+            url: server.url,
+            key: environment.secretKey,
+            query: LIST,
+            variables: { filter },
+            requests: opts.requests,
+            // A few first requests warm up the JIT and the engines' caches; they are not counted.
+            warmUp: 5,
+          });
           // Where the time goes: the repository's two calls on their own, without GraphQL or HTTP.
           const repository = server.services.sessionsRepository;
           const query = toListQuery({ first: 25, filter });
