@@ -1,5 +1,5 @@
-// Append → delivery latency, measured from a process of its own: it appends, it subscribes, and
-// both clocks are its own. Input: the target and the number of subscribers and appends.
+// Append → delivery latency, measured from a process of its own that both appends and subscribes,
+// so one clock times both ends. Input: the target and the number of subscribers and appends.
 import { setMaxListeners } from "node:events";
 import { DurableStream, stream } from "@durable-streams/client";
 import { createClient as createSseClient } from "graphql-sse";
