@@ -26,7 +26,10 @@ export function maskError(logger: Logger) {
       const original = error.originalError;
       // A located wrapper of one of our errors, or a request error from graphql-js itself.
       if (contractCode(original) || !original || (isGraphQLError(original) && !original.originalError)) {
-        return new GraphQLError(error.message, { ...error, extensions: { ...(original as GraphQLError | undefined)?.extensions, ...error.extensions } });
+        // Returned as it is, codes merged in place: yoga logs every error a mask replaces, and a
+        // client's mistake is not the server's error.
+        Object.assign(error.extensions, { ...(original as GraphQLError | undefined)?.extensions, ...error.extensions });
+        return error;
       }
       logger.error({ err: original, path: error.path?.join("."), requestId: currentRequestId() }, "internal error while resolving");
     } else {
