@@ -9,7 +9,8 @@ export async function replicationLag(opts: { ratePerSecond: number; seconds: num
   try {
     const { id: environmentId } = await server.newEnvironment();
     const replication = server.services.replication!;
-    while (!replication.metrics.leader) await new Promise((r) => setTimeout(r, 50));
+    // Streaming, not just leader: the slot may still be in the making (see ReplicationMetrics.streaming).
+    while (!replication.metrics.streaming) await new Promise((r) => setTimeout(r, 50));
     const pool = new pg.Pool({ connectionString: server.env.DATABASE_URL, max: 16 });
     progress(`replication lag: writing ${opts.ratePerSecond}/s for ${opts.seconds}s`);
     replication.metrics.resetLags();

@@ -89,7 +89,7 @@ describe("replication into ClickHouse", () => {
       sessionTags: ["a", "x", "y"],
     });
     const health = await (await fetch(`${server.url}/healthz`)).json();
-    expect(health).toMatchObject({ status: "ok", lists: "clickhouse", replication: { leader: true, errors: 0 } });
+    expect(health).toMatchObject({ status: "ok", lists: "clickhouse", replication: { leader: true, streaming: true, errors: 0 } });
     expect(health.replication.rowsFlushed).toBeGreaterThan(0);
     expect(environmentId).toMatch(/^env_/);
   });

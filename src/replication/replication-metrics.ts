@@ -1,6 +1,12 @@
 /** What the replication reports on /healthz and to benchmarks. */
 export class ReplicationMetrics {
   leader = false;
+  /**
+   * The slot is ready and its changes stream in. Creating a slot under write load can take up to
+   * about 15 s: PostgreSQL waits for a snapshot of running transactions, which its background
+   * writer logs every 15 s. Rows written meanwhile arrive then, through the initial copy.
+   */
+  streaming = false;
   batches = 0;
   rowsFlushed = 0;
   errors = 0;
@@ -38,6 +44,7 @@ export class ReplicationMetrics {
   snapshot() {
     return {
       leader: this.leader,
+      streaming: this.streaming,
       lagMsP50: this.lagPercentile(50) ?? null,
       lagMsP99: this.lagPercentile(99) ?? null,
       batches: this.batches,

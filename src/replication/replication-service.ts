@@ -62,7 +62,10 @@ export class ReplicationService {
         await this.replicator.ensureSlot();
         // stop() may have come while the slot was prepared (the initial copy can take a while);
         // run() would then start a stream that nothing stops.
-        if (!this.stopped) await this.replicator.run();
+        if (!this.stopped) {
+          this.metrics.streaming = true;
+          await this.replicator.run();
+        }
       } catch (error) {
         if (!this.stopped) {
           this.metrics.recordError(error);
@@ -70,7 +73,7 @@ export class ReplicationService {
         }
       } finally {
         clearInterval(renewer);
-        this.metrics.leader = false;
+        this.metrics.leader = this.metrics.streaming = false;
         await this.replicator.stop();
         await this.lock.release().catch(() => {});
       }
