@@ -1,7 +1,7 @@
 // `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, capacity,
 // throughput, resume, lag, lists
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { idleSubscribers } from "./capacity.js";
 import { deliveryLatency } from "./delivery.js";
 import { resumeCost } from "./resume.js";
@@ -11,7 +11,13 @@ import { replicationLag } from "./replication-lag.js";
 
 const wanted = new Set(process.argv.slice(2));
 const run = (name: string) => wanted.size === 0 || wanted.has(name);
-const results: Record<string, unknown> = { at: new Date().toISOString(), machine: { cpus: (await import("node:os")).cpus().length } };
+const latest = new URL("./results/latest.json", import.meta.url);
+// Running some sections replaces only theirs: the file keeps the others' latest figures.
+const results: Record<string, unknown> = {
+  ...(wanted.size > 0 && existsSync(latest) ? (JSON.parse(readFileSync(latest, "utf8")) as Record<string, unknown>) : {}),
+  at: new Date().toISOString(),
+  machine: { cpus: (await import("node:os")).cpus().length },
+};
 const fmt = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 
 if (run("delivery")) {
@@ -58,5 +64,5 @@ if (run("lists")) {
   console.table(lists.map((r) => ({ ...r, p50Ms: fmt(r.p50Ms as number), p99Ms: fmt(r.p99Ms as number), "page p50": fmt(r["page p50"] as number), "count p50": fmt(r["count p50"] as number) })));
 }
 
-writeFileSync(new URL("./results/latest.json", import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(latest, `${JSON.stringify(results, null, 2)}\n`);
 console.log("\nwrote bench/results/latest.json");
