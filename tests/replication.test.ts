@@ -138,13 +138,26 @@ describe("replication faults", () => {
     return { env, api, environmentId: id };
   }
 
+  /** A server that replicates, closed after the test. */
+  async function startConsumer(env: Record<string, string>) {
+    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
+    cleanup.push(() => consumer.close());
+    return consumer;
+  }
+
+  /** Steady session writes into the environment, stopped after the test. */
+  function startLoad(env: Record<string, string>, environmentId: string) {
+    const load = writer(env.DATABASE_URL!, environmentId);
+    cleanup.push(() => load.stop());
+    return load;
+  }
+
   it("copies the sessions that existed before replication started", async () => {
     const { env, api } = await setup();
     const { gql } = await api.newEnvironment();
     for (let i = 0; i < 30; i++) await gql(`mutation($e: String) { createSession(input: { type: "old", externalId: $e }) { isCached } }`, { e: `old-${i}` });
     await gql(`mutation { closeSession(id: "old-1") { id } }`);
-    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
-    cleanup.push(() => consumer.close());
+    const consumer = await startConsumer(env);
     await settleReplication(consumer.services);
     expect((await clickhouseRows(env.CLICKHOUSE_URL!)).size).toBe(30);
   }, 60_000);
@@ -153,8 +166,7 @@ describe("replication faults", () => {
     const { env, api, environmentId } = await setup();
     const consumer = startProcess({ ...env, REPLICATION_BATCH_SIZE: "50" });
     await consumer.ready;
-    const load = writer(env.DATABASE_URL!, environmentId);
-    cleanup.push(() => load.stop());
+    const load = startLoad(env, environmentId);
     await sleep(1_500);
     await consumer.stop("SIGKILL");
     await sleep(500);
@@ -177,10 +189,8 @@ describe("replication faults", () => {
     let clickhouse = await startClickHouse();
     cleanup.push(async () => clickhouse.kill("SIGKILL"));
     const { env, api, environmentId } = await setup(undefined, `http://127.0.0.1:${port}/replicated`);
-    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
-    cleanup.push(() => consumer.close());
-    const load = writer(env.DATABASE_URL!, environmentId);
-    cleanup.push(() => load.stop());
+    const consumer = await startConsumer(env);
+    const load = startLoad(env, environmentId);
     await sleep(700);
     clickhouse.kill("SIGKILL");
     await sleep(2_000);
@@ -197,10 +207,8 @@ describe("replication faults", () => {
     const cluster = await startOwnPostgres();
     cleanup.push(async () => cluster.stop());
     const { env, environmentId } = await setup(cluster.url);
-    const consumer = await startServer({ ...env, REPLICATION_ENABLED: "1" });
-    cleanup.push(() => consumer.close());
-    const load = writer(env.DATABASE_URL!, environmentId);
-    cleanup.push(() => load.stop());
+    const consumer = await startConsumer(env);
+    const load = startLoad(env, environmentId);
     await sleep(800);
     const t0 = Date.now();
     await cluster.restart();
@@ -222,8 +230,7 @@ describe("replication faults", () => {
     cleanup.push(() => second.close());
     await sleep(800);
     expect(second.services.replication!.metrics.leader).toBe(false);
-    const load = writer(env.DATABASE_URL!, environmentId);
-    cleanup.push(() => load.stop());
+    const load = startLoad(env, environmentId);
     await sleep(500);
     const killedAt = Date.now();
     await first.stop("SIGKILL");
