@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
 import type { Prepared } from "../src/db/database.js";
+import { encodeRecords } from "../src/realtime/channel-writer.js";
 import { LocalStreamStore } from "../src/realtime/local-stream-store.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
@@ -249,9 +250,9 @@ describe("channels on the local store: group commit", () => {
     });
     const ids = await Promise.all(Array.from({ length: 40 }, () => createSessionId(gql)));
     // A first append makes each channel's row; the shared statement only updates existing rows.
-    for (const ref of ids) await store.appendGuarded({ environmentId, ref }, "OUT", ["first"]);
+    for (const ref of ids) await store.appendGuarded({ environmentId, ref }, "OUT", encodeRecords(["first"]));
     sent.length = 0;
-    const outcomes = await Promise.all(ids.map((ref, i) => store.appendGuarded({ environmentId, ref }, "OUT", [i, `${i}'`])));
+    const outcomes = await Promise.all(ids.map((ref, i) => store.appendGuarded({ environmentId, ref }, "OUT", encodeRecords([i, `${i}'`]))));
     expect(outcomes.every((o) => o.status === "appended" && o.ack.firstSeqNum === 1 && o.ack.tailSeqNum === 3)).toBe(true);
     expect(sent.length).toBeLessThan(ids.length / 2);
     expect(sent.some((s) => s.text.includes("jsonb_to_recordset") && s.rows > 1)).toBe(true);

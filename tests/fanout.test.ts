@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ChannelFanout } from "../src/realtime/channel-fanout.js";
 import { LocalSignals } from "../src/realtime/signals.js";
-import type { ChannelKey, StoredRecord, StreamStore } from "../src/realtime/stream-store.js";
+import { encodeRecords } from "../src/realtime/channel-writer.js";
+import type { ChannelKey, NewRecords, StoredRecord, StreamStore } from "../src/realtime/stream-store.js";
 
 /** An in-memory store: unit tests of the fan-out logic only; integration tests use the real ones. */
 class MemoryStore implements StreamStore {
   readonly backend = "memory";
   records: StoredRecord[] = [];
   reads = 0;
-  async append(_tx: unknown, _c: ChannelKey, data: unknown[]) {
+  async append(_tx: unknown, _c: ChannelKey, { data }: NewRecords) {
     const first = this.records.length;
     for (const d of data) this.records.push({ seqNum: this.records.length, timestamp: new Date(), data: d });
     return { firstSeqNum: first, lastSeqNum: this.records.length - 1, tailSeqNum: this.records.length };
@@ -35,7 +36,7 @@ function setup(subscriberBuffer = 100) {
     throw e;
   });
   const append = async (...data: unknown[]) => {
-    const ack = await store.append(null, channel, data);
+    const ack = await store.append(null, channel, encodeRecords(data));
     signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
   };
   return { store, signals, fanout, append };
@@ -92,7 +93,7 @@ describe("channel fan-out", () => {
     const its = Array.from({ length: 3 }, () => fanout.subscribe(channel, undefined, async () => false));
     await new Promise((r) => setTimeout(r, 10));
     const appendHere = async (...data: unknown[]) => {
-      const ack = { ...(await store.append(null, channel, data)), timestamp: new Date() };
+      const ack = { ...(await store.append(null, channel, encodeRecords(data))), timestamp: new Date() };
       fanout.appended(channel, ack, data);
       signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
       return ack;
@@ -102,7 +103,7 @@ describe("channel fan-out", () => {
     expect(await Promise.all(its.map((it) => take(it, 2)))).toEqual(its.map(() => [0, 1]));
     expect(store.reads).toBe(before);
     // Appends whose notices arrive out of order: the later one cannot go first, so the range is read.
-    const first = { ...(await store.append(null, channel, ["c"])), timestamp: new Date() };
+    const first = { ...(await store.append(null, channel, encodeRecords(["c"]))), timestamp: new Date() };
     await appendHere("d");
     fanout.appended(channel, first, ["c"]);
     expect(await Promise.all(its.map((it) => take(it, 2)))).toEqual(its.map(() => [2, 3]));
@@ -115,7 +116,7 @@ describe("channel fan-out", () => {
     const its = Array.from({ length: 100 }, () => fanout.subscribe(channel, undefined, async () => closed));
     await new Promise((r) => setTimeout(r, 10));
     for (const data of ["a", "b", "c"]) {
-      const ack = { ...(await store.append(null, channel, [data])), timestamp: new Date() };
+      const ack = { ...(await store.append(null, channel, encodeRecords([data]))), timestamp: new Date() };
       fanout.appended(channel, ack, [data]);
     }
     closed = true;

@@ -1,7 +1,7 @@
 import type { PrismaClient } from "../generated/prisma/client.js";
 import { ApiError, badInput, notFound, sessionClosed } from "../errors.js";
 import type { SessionStore } from "../sessions/session-store.js";
-import type { AppendAck, ChannelKey, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
+import type { AppendAck, ChannelKey, NewRecords, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
 
 export const appendLimits = {
   recordsPerAppend: 1000,
@@ -29,18 +29,21 @@ export type AppendListener = (channel: ChannelKey, ack: AppendAck, data: readonl
 
 const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
 
-function checkRecords(data: unknown[]) {
+/** Checks an append against the limits and encodes each record once, for the limits and the store alike. */
+export function encodeRecords(data: readonly unknown[]): NewRecords {
   if (data.length === 0) throw badInput("records must hold at least one record");
   if (data.length > appendLimits.recordsPerAppend) {
     throw tooLarge(`at most ${appendLimits.recordsPerAppend} records per append`);
   }
+  const json = data.map((d) => JSON.stringify(d) ?? "null");
   let total = 0;
-  for (const [i, d] of data.entries()) {
-    const bytes = Buffer.byteLength(JSON.stringify(d) ?? "null");
+  for (const [i, text] of json.entries()) {
+    const bytes = Buffer.byteLength(text);
     if (bytes > appendLimits.recordBytes) throw tooLarge(`record ${i} is ${bytes} bytes; a record is at most 1 MiB of JSON`);
     total += bytes;
   }
   if (total > appendLimits.appendBytes) throw tooLarge(`the append is ${total} bytes; an append is at most 1 MiB of JSON`);
+  return { data, json };
 }
 
 /**
@@ -68,14 +71,14 @@ export class ChannelWriter {
 
   /** Appends to a session named as the client named it; NOT_FOUND when there is none. */
   async append(target: SessionRef, io: SessionIO, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
-    checkRecords(data);
+    const records = encodeRecords(data);
     const key = opts.idempotencyKey ?? undefined;
     if (key !== undefined && (key.length === 0 || key.length > appendLimits.idempotencyKeyLength)) {
       throw badInput(`idempotencyKey must be 1 to ${appendLimits.idempotencyKeyLength} characters`);
     }
     const missing = () => notFound(`session ${JSON.stringify(target.ref)}`);
     if (key === undefined && this.store.appendGuarded) {
-      const outcome = await this.store.appendGuarded(target, io, data, opts.matchSeqNum ?? undefined);
+      const outcome = await this.store.appendGuarded(target, io, records, opts.matchSeqNum ?? undefined);
       if (outcome.status === "missing") throw missing();
       if (outcome.status === "closed") throw sessionClosed(outcome.sessionId);
       const channel = { sessionId: outcome.sessionId, io };
@@ -100,7 +103,7 @@ export class ChannelWriter {
             return { ack: { firstSeqNum: first, lastSeqNum: last, tailSeqNum: last + 1 }, deduplicated: true };
           }
         }
-        const ack = await this.store.append(tx, channel, data, opts.matchSeqNum ?? undefined);
+        const ack = await this.store.append(tx, channel, records, opts.matchSeqNum ?? undefined);
         if (key !== undefined) {
           const seqNums = { firstSeqNum: BigInt(ack.firstSeqNum), lastSeqNum: BigInt(ack.lastSeqNum), createdAt: new Date() };
           await tx.appendKey.upsert({

@@ -8,6 +8,7 @@ import {
   type AppendTransaction,
   type ChannelKey,
   type GuardedAppend,
+  type NewRecords,
   type SessionIO,
   type SessionRef,
   type StoredRecord,
@@ -116,9 +117,9 @@ const BATCH_ITEM_BYTES = 64 * 1024;
 /** `\u0000` in JSON text, but not an escaped backslash followed by "u0000". */
 const escapedNul = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 
-/** PostgreSQL's jsonb cannot hold the NUL character; say so before it fails a whole batch. */
-function storableJson(data: unknown[]) {
-  const json = JSON.stringify(data);
+/** The records as one JSON array. PostgreSQL's jsonb cannot hold the NUL character; say so before it fails a whole batch. */
+function storableJson(records: NewRecords) {
+  const json = `[${records.json.join(",")}]`;
   if (escapedNul.test(json)) throw badInput("records cannot contain the NUL character (\\u0000) in the local store");
   return json;
 }
@@ -143,8 +144,9 @@ export class LocalStreamStore implements StreamStore {
 
   constructor(private sql: Sql) {}
 
-  async append(tx: AppendTransaction, { sessionId, io }: ChannelKey, data: unknown[], matchSeqNum?: number) {
-    storableJson(data);
+  async append(tx: AppendTransaction, { sessionId, io }: ChannelKey, records: NewRecords, matchSeqNum?: number) {
+    storableJson(records);
+    const { data } = records;
     const channel = await tx.channel.findUniqueOrThrow({ where: { sessionId_io: { sessionId, io } } });
     const first = Number(channel.tailSeqNum);
     if (matchSeqNum !== undefined && matchSeqNum !== first) throw seqNumMismatch(matchSeqNum, first);
@@ -157,8 +159,8 @@ export class LocalStreamStore implements StreamStore {
     return { firstSeqNum: first, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp };
   }
 
-  appendGuarded(session: SessionRef, io: SessionIO, data: unknown[], matchSeqNum?: number): Promise<GuardedAppend> {
-    const item = { session, io, count: data.length, matchSeqNum, json: storableJson(data) };
+  appendGuarded(session: SessionRef, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend> {
+    const item = { session, io, count: records.data.length, matchSeqNum, json: storableJson(records) };
     return item.json.length > BATCH_ITEM_BYTES ? this.appendAlone(item) : this.batched(item);
   }
 

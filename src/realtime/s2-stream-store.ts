@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { AppendInput, AppendRecord, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type S2Basin } from "@s2-dev/streamstore";
 import { seqNumMismatch } from "./local-stream-store.js";
-import { streamName, type AppendTransaction, type ChannelAccess, type ChannelKey, type StoredRecord, type StreamStore } from "./stream-store.js";
+import { streamName, type AppendTransaction, type ChannelAccess, type ChannelKey, type NewRecords, type StoredRecord, type StreamStore } from "./stream-store.js";
 
 export interface S2Options {
   accessToken: string;
@@ -38,9 +38,9 @@ export class S2StreamStore implements StreamStore {
     return this.basin.stream(streamName(channel), { forceTransport: "fetch" });
   }
 
-  async append(_tx: AppendTransaction, channel: ChannelKey, data: unknown[], matchSeqNum?: number) {
+  async append(_tx: AppendTransaction, channel: ChannelKey, records: NewRecords, matchSeqNum?: number) {
     const input = AppendInput.create(
-      data.map((d) => AppendRecord.string({ body: JSON.stringify(d) })),
+      records.json.map((body) => AppendRecord.string({ body })),
       matchSeqNum === undefined ? undefined : { matchSeqNum },
     );
     const attempt = () => this.stream(channel).append(input);

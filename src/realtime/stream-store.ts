@@ -8,6 +8,12 @@ export interface ChannelKey {
   io: SessionIO;
 }
 
+/** Records to append: their values, and each one's JSON, encoded once by the writer. */
+export interface NewRecords {
+  data: readonly unknown[];
+  json: readonly string[];
+}
+
 export interface StoredRecord {
   seqNum: number;
   timestamp: Date;
@@ -57,13 +63,13 @@ export interface ChannelAccess {
 export interface StreamStore {
   readonly backend: string;
   /** Stores records at the tail; fails with SEQ_NUM_MISMATCH when matchSeqNum is not the tail. */
-  append(tx: AppendTransaction, channel: ChannelKey, data: unknown[], matchSeqNum?: number): Promise<AppendAck>;
+  append(tx: AppendTransaction, channel: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck>;
   /**
    * The same append in one statement that also finds the session by the name the client gave and
    * takes the session and channel locks: the fast path for stores in the service's database when
    * no idempotency key needs checking.
    */
-  appendGuarded?(session: SessionRef, io: SessionIO, data: unknown[], matchSeqNum?: number): Promise<GuardedAppend>;
+  appendGuarded?(session: SessionRef, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend>;
   /** Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. */
   read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]>;
   tail(channel: ChannelKey): Promise<number>;
