@@ -17,10 +17,12 @@ const contractCode = (e: unknown) => {
 /**
  * The one place errors are shaped for clients. Our own ApiErrors and graphql-js's request errors
  * pass through; anything else thrown while resolving is logged with its context and replaced by
- * a generic message.
+ * a generic message. Yoga logs each error a mask replaces too, without that context: `logged`
+ * tells those apart, so each internal error is logged once.
  */
-export function maskError(logger: Logger) {
-  return (error: unknown): Error => {
+export function errorMasking(logger: Logger) {
+  const seen = new WeakSet<object>();
+  const maskError = (error: unknown): Error => {
     if (contractCode(error)) return error as GraphQLError;
     if (isGraphQLError(error)) {
       const original = error.originalError;
@@ -35,11 +37,14 @@ export function maskError(logger: Logger) {
     } else {
       logger.error({ err: error, requestId: currentRequestId() }, "internal error");
     }
+    if (typeof error === "object" && error !== null) seen.add(error);
     return new GraphQLError("Internal server error", {
       extensions: { code: "INTERNAL_SERVER_ERROR" },
       path: isGraphQLError(error) ? error.path : undefined,
     });
   };
+  const logged = (value: unknown) => typeof value === "object" && value !== null && seen.has(value);
+  return { maskError, logged };
 }
 
 /** The errors of a processed result, single or batched; none for a stream. */

@@ -8,7 +8,7 @@ import { createYoga } from "graphql-yoga";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createContext, type Context } from "./context.js";
-import { contractErrorCodes, maskError, subscriptionErrorsWithData } from "./errors-plugin.js";
+import { contractErrorCodes, errorMasking, subscriptionErrorsWithData } from "./errors-plugin.js";
 import { refuseBody } from "./http/body-limit.js";
 import { healthz } from "./http/healthz.js";
 import { metricsPlugin } from "./http/metrics-plugin.js";
@@ -41,6 +41,7 @@ mutation Say {
 `;
 
 export function createApp(services: Services) {
+  const masking = errorMasking(services.logger);
   const yoga = createYoga<InitialContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -53,9 +54,12 @@ export function createApp(services: Services) {
       debug: (...args) => services.logger.debug(args.map(String).join(" ")),
       info: (...args) => services.logger.info(args.map(String).join(" ")),
       warn: (...args) => services.logger.warn(args.map(String).join(" ")),
-      error: (...args) => services.logger.error(args.map(String).join(" ")),
+      error: (...args) => {
+        if (args.length === 1 && masking.logged(args[0])) return;
+        services.logger.error(args.map(String).join(" "));
+      },
     },
-    maskedErrors: { maskError: maskError(services.logger) },
+    maskedErrors: { maskError: masking.maskError },
     // graphql-sse carries the Authorization header GraphiQL sends; a WebSocket would need connectionParams.
     graphiql: { title: "Sessions", subscriptionsProtocol: "GRAPHQL_SSE", defaultQuery: graphiqlQuery },
     context: async (initial) => {
