@@ -10,6 +10,7 @@ export const errorCodes = [
   "SEQ_NUM_MISMATCH",
   "PAYLOAD_TOO_LARGE",
   "RATE_LIMITED",
+  "RECORDS_TRIMMED",
   "INTERNAL_SERVER_ERROR",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
@@ -26,3 +27,10 @@ export const forbidden = (message = "not allowed by this token's scopes") => new
 export const unauthenticated = (message = "a secret key or public access token is required") =>
   new ApiError("UNAUTHENTICATED", message);
 export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `session ${id} is closed`);
+
+/**
+ * A field the contract declares whose work is still open: a clear refusal, never a made-up
+ * result. `issue` names the tracker issue that will replace it.
+ */
+export const unavailable = (feature: string, issue: number) =>
+  new ApiError("BAD_USER_INPUT", `${feature} is not available on this server yet (issue #${issue})`, { unavailable: true });

@@ -14,6 +14,8 @@ export type CreateSessionInput = {
   /** Unique per environment; creating again with the same externalId returns the existing session. Must not start with "session_". */
   externalId?: string | null | undefined;
   metadata?: unknown;
+  /** Records older than this, e.g. "30d", are trimmed from both channels; default: kept. */
+  recordRetention?: string | null | undefined;
   tags?: Array<string> | null | undefined;
   taskIdentifier?: string | null | undefined;
   /** Relative expiry, e.g. "1h", "7d"; ignored when expiresAt is given. */
@@ -24,6 +26,8 @@ export type CreateSessionInput = {
 export type CreateWaitpointInput = {
   /** Defaults to the channel's current tail: the waitpoint waits for the next record. */
   afterSeqNum?: number | null | undefined;
+  /** https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout. */
+  callbackUrl?: string | null | undefined;
   /** Same key on the same session and channel returns the same waitpoint. */
   idempotencyKey?: string | null | undefined;
   io?: SessionIo;

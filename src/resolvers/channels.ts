@@ -11,6 +11,12 @@ export async function readRecords(ctx: Context, channel: ChannelKey, args: { fro
   return ctx.services.store.read(channel, args.fromSeqNum ?? 0, limit);
 }
 
+/** The first record still stored, or the tail when none is: read, not assumed, since a store may trim. */
+export async function headSeqNum(ctx: Context, channel: ChannelKey) {
+  const [first] = await ctx.services.store.read(channel, 0, 1);
+  return first ? first.seqNum : ctx.services.store.tail(channel);
+}
+
 export async function appendToSession(
   ctx: Context,
   args: { id: string; io: SessionIO; records: { data?: unknown }[]; matchSeqNum?: number | null; idempotencyKey?: string | null },

@@ -17,6 +17,10 @@ const createWaitpointSchema = z.object({
   timeout: durationSchema("timeout", MAX_TIMEOUT_MS).nullish(),
   idempotencyKey: z.string().min(1, "idempotencyKey must not be empty").max(256, "idempotencyKey is at most 256 characters").nullish(),
   tags: tagsSchema.nullish(),
+  callbackUrl: z
+    .string()
+    .nullish()
+    .refine((url) => url == null, "callbackUrl is not available on this server yet (issue #16)"),
 });
 
 export async function createSessionWaitpoint(ctx: Context, input: z.input<typeof createWaitpointSchema>) {

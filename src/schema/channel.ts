@@ -1,3 +1,4 @@
+import { unavailable } from "../errors.js";
 import * as resolvers from "../resolvers/channels.js";
 import type { Session } from "../sessions/session-store.js";
 import type { SessionIO, StoredRecord } from "../realtime/stream-store.js";
@@ -23,6 +24,11 @@ SessionRecordRef.implement({
 SessionChannelRef.implement({
   fields: (t) => ({
     io: t.field({ type: SessionIOEnum, resolve: (c) => c.io }),
+    headSeqNum: t.field({
+      type: "SeqNum",
+      description: "The first seqNum still stored; equals tailSeqNum when nothing is stored (empty or trimmed).",
+      resolve: (c, _args, ctx) => resolvers.headSeqNum(ctx, { sessionId: c.session.id, io: c.io }),
+    }),
     tailSeqNum: t.field({
       type: "SeqNum",
       description: "The seqNum the next appended record will get (0 for an empty channel).",
@@ -30,7 +36,7 @@ SessionChannelRef.implement({
     }),
     records: t.field({
       type: [SessionRecordRef],
-      description: "Stored records in order, starting at fromSeqNum. limit: 1 to 1000.",
+      description: "Stored records in order, starting at fromSeqNum. limit: 1 to 1000.\nFails with RECORDS_TRIMMED when fromSeqNum is below headSeqNum.",
       args: {
         fromSeqNum: t.arg({ type: "SeqNum", defaultValue: 0 }),
         limit: t.arg.int({ defaultValue: 100 }),
@@ -89,13 +95,27 @@ builder.mutationFields((t) => ({
     authScopes: (_root, args) => ({ session: { action: "read", session: args.id } }),
     resolve: (_root, args, ctx) => resolvers.initializeSessionChannel(ctx, args.id, args.io),
   }),
+  trimSessionChannel: t.field({
+    type: SessionChannelRef,
+    description:
+      "Needs write. Removes the records below beforeSeqNum (at most up to the tail); headSeqNum\nmoves there. Open subscriptions are unaffected; new reads below it fail with RECORDS_TRIMMED.",
+    args: {
+      id: t.arg.id({ required: true }),
+      io: t.arg({ type: SessionIOEnum, required: true }),
+      beforeSeqNum: t.arg({ type: "SeqNum", required: true }),
+    },
+    authScopes: (_root, args) => ({ session: { action: "write", session: args.id } }),
+    resolve: () => {
+      throw unavailable("trimSessionChannel", 15);
+    },
+  }),
 }));
 
 builder.subscriptionFields((t) => ({
   sessionRecords: t.field({
     type: SessionRecordRef,
     description:
-      "Replays the channel from fromSeqNum (default: its tail at subscribe time), then follows it live,\nin order, without gaps or duplicates. Completes once the session is closed and every record\nwritten before the close was delivered.",
+      "Replays the channel from fromSeqNum (default: its tail at subscribe time), then follows it live,\nin order, without gaps or duplicates. Completes once the session is closed and every record\nwritten before the close was delivered. Fails with RECORDS_TRIMMED when fromSeqNum is below\nheadSeqNum: never a silent skip.",
     args: {
       id: t.arg.id({ required: true }),
       io: t.arg({ type: SessionIOEnum, required: true }),

@@ -1,3 +1,4 @@
+import { unavailable } from "../errors.js";
 import type { Session } from "../sessions/session-store.js";
 import { sessionStatus } from "../sessions/status.js";
 import * as resolvers from "../resolvers/sessions.js";
@@ -111,6 +112,7 @@ const CreateSessionInput = builder.inputType("CreateSessionInput", {
     metadata: t.field({ type: "JSON" }),
     expiresAt: t.field({ type: "DateTime", description: "Absolute expiry." }),
     ttl: t.string({ description: 'Relative expiry, e.g. "1h", "7d"; ignored when expiresAt is given.' }),
+    recordRetention: t.string({ description: 'Records older than this, e.g. "30d", are trimmed from both channels; default: kept.' }),
   }),
 });
 
@@ -127,6 +129,10 @@ const UpdateSessionInput = builder.inputType("UpdateSessionInput", {
     metadata: t.field({ type: "JSON" }),
     externalId: t.string(),
   }),
+});
+
+const DeleteSessionPayload = builder.simpleObject("DeleteSessionPayload", {
+  fields: (t) => ({ id: t.id(), deleted: t.boolean() }),
 });
 
 builder.mutationFields((t) => ({
@@ -149,6 +155,16 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), reason: t.arg.string() },
     authScopes: (_root, args) => ({ session: { action: "write", session: args.id } }),
     resolve: (_root, args, ctx) => resolvers.closeSession(ctx, args.id, args.reason),
+  }),
+  deleteSession: t.field({
+    type: DeleteSessionPayload,
+    description:
+      "Needs admin. Removes the session, its records and waitpoints, everywhere (lists included,\nonce replicated). Idempotent: deleted is false when nothing matched.",
+    args: { id: t.arg.id({ required: true }) },
+    authScopes: (_root, args) => ({ session: { action: "admin", session: args.id } }),
+    resolve: () => {
+      throw unavailable("deleteSession", 15);
+    },
   }),
 }));
 

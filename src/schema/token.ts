@@ -1,3 +1,4 @@
+import { unavailable } from "../errors.js";
 import * as resolvers from "../resolvers/tokens.js";
 import { builder } from "./builder.js";
 
@@ -19,5 +20,21 @@ builder.mutationField("createPublicAccessToken", (t) =>
     },
     authScopes: { secretKey: true },
     resolve: (_root, args, ctx) => resolvers.createPublicAccessToken(ctx, args),
+  }),
+);
+
+const RevokePublicAccessTokensPayload = builder.simpleObject("RevokePublicAccessTokensPayload", {
+  fields: (t) => ({ revokedBefore: t.field({ type: "DateTime" }) }),
+});
+
+builder.mutationField("revokePublicAccessTokens", (t) =>
+  t.field({
+    type: RevokePublicAccessTokensPayload,
+    description:
+      "Needs a secret key. Every public access token of this environment issued before now stops\nworking within 5 seconds, and the subscriptions opened with them end.",
+    authScopes: { secretKey: true },
+    resolve: () => {
+      throw unavailable("revokePublicAccessTokens", 11);
+    },
   }),
 );

@@ -1,3 +1,4 @@
+import { unavailable } from "../errors.js";
 import * as resolvers from "../resolvers/waitpoints.js";
 import { waitpointStatus, type Waitpoint } from "../realtime/waitpoints/waitpoint-service.js";
 import { builder } from "./builder.js";
@@ -7,6 +8,36 @@ import { SessionRef } from "./session.js";
 const WaitpointStatusEnum = builder.enumType("WaitpointStatus", { values: ["PENDING", "COMPLETED", "TIMED_OUT"] as const });
 
 export const WaitpointRef = builder.objectRef<Waitpoint>("Waitpoint");
+
+const WaitpointCallbackStatusEnum = builder.enumType("WaitpointCallbackStatus", {
+  values: {
+    PENDING: { description: "Not yet due (the waitpoint is pending) or being delivered." },
+    DELIVERED: { description: "A 2xx answer was received." },
+    FAILED: { description: "Every attempt failed; no more will be made." },
+  } as const,
+});
+
+interface WaitpointCallback {
+  url: string;
+  status: "PENDING" | "DELIVERED" | "FAILED";
+  attempts: number;
+  lastAttemptAt: Date | null;
+  deliveredAt: Date | null;
+  lastError: string | null;
+}
+
+const WaitpointCallbackRef = builder.objectRef<WaitpointCallback>("WaitpointCallback").implement({
+  description:
+    'A signed POST (Standard Webhooks headers webhook-id, webhook-timestamp, webhook-signature,\nsigned with the environment\'s webhookSigningSecret) sent once the waitpoint completes or times\nout, retried with backoff until a 2xx answer; its body is {"type": "waitpoint.completed" or\n"waitpoint.timed_out", "data": the waitpoint as JSON}.',
+  fields: (t) => ({
+    url: t.exposeString("url"),
+    status: t.field({ type: WaitpointCallbackStatusEnum, resolve: (c) => c.status }),
+    attempts: t.exposeInt("attempts"),
+    lastAttemptAt: t.expose("lastAttemptAt", { type: "DateTime", nullable: true }),
+    deliveredAt: t.expose("deliveredAt", { type: "DateTime", nullable: true }),
+    lastError: t.exposeString("lastError", { nullable: true, description: 'The last failure, e.g. "HTTP 503" or "connection refused".' }),
+  }),
+});
 
 builder.node(WaitpointRef, {
   id: { resolve: (w) => w.id },
@@ -31,6 +62,13 @@ builder.node(WaitpointRef, {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true }),
     timeoutAt: t.expose("timeoutAt", { type: "DateTime", nullable: true }),
+    callback: t.field({
+      type: WaitpointCallbackRef,
+      nullable: true,
+      description: "The HTTP callback that announces completion or timeout, when one was asked for.",
+      // No waitpoint can ask for one until callbacks exist (issue #16): createSessionWaitpoint refuses callbackUrl.
+      resolve: () => null,
+    }),
   }),
 });
 
@@ -42,6 +80,7 @@ const CreateWaitpointInput = builder.inputType("CreateWaitpointInput", {
     timeout: t.string({ description: 'e.g. "30s", "1h"; default 1h, at most 7d.' }),
     idempotencyKey: t.string({ description: "Same key on the same session and channel returns the same waitpoint." }),
     tags: t.stringList(),
+    callbackUrl: t.string({ description: "https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout." }),
   }),
 });
 
@@ -56,6 +95,16 @@ builder.queryField("waitpoint", (t) =>
     args: { id: t.arg.id({ required: true }) },
     authScopes: { authenticated: true },
     resolve: (_root, args, ctx) => resolvers.findWaitpoint(ctx, args.id),
+  }),
+);
+
+builder.queryField("webhookSigningSecret", (t) =>
+  t.string({
+    description: 'Needs a secret key. The "whsec_..." secret that signs this environment\'s waitpoint callbacks.',
+    authScopes: { secretKey: true },
+    resolve: () => {
+      throw unavailable("webhookSigningSecret", 16);
+    },
   }),
 );
 

@@ -40,8 +40,10 @@ export const createSessionInputSchema = z
     metadata: metadataSchema.nullish(),
     expiresAt: z.date().nullish(),
     ttl: durationSchema("ttl", limits.maxTtlMs).nullish(),
+    recordRetention: z.string().nullish(),
   })
-  .transform(({ ttl, expiresAt, ...rest }, ctx) => {
+  .transform(({ ttl, expiresAt, recordRetention, ...rest }, ctx) => {
+    if (recordRetention != null) ctx.addIssue({ code: "custom", path: ["recordRetention"], message: "recordRetention is not available on this server yet (issue #15)" });
     const expiry = expiresAt ?? (ttl ? new Date(Date.now() + ttl) : null);
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
       ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "expiresAt must be in the future" });
