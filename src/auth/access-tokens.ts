@@ -5,6 +5,7 @@ const claimsSchema = z.object({
   sub: z.string().min(1),
   scopes: z.array(z.string()),
   exp: z.number(),
+  iat: z.number().optional(),
 });
 export type AccessTokenClaims = z.infer<typeof claimsSchema>;
 

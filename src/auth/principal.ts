@@ -3,10 +3,22 @@ import { unverifiedSubject, verifyAccessToken } from "./access-tokens.js";
 import { grantsFromScopes, secretKeyGrants, type Grants } from "./scopes.js";
 import { hashSecretKey, isSecretKey } from "./secret-keys.js";
 
+/** What the caller presented: live subscriptions end when it stops being valid. */
+export type Credential =
+  | { kind: "secretKey"; keyHash: string }
+  | {
+      kind: "token";
+      /** When the token was issued (its `iat`), in ms since the epoch. */
+      issuedAt: number;
+      /** When the token expires (its `exp`), in ms since the epoch. */
+      expiresAt: number;
+    };
+
 /** Who is calling: one environment, and what they may do in it. */
 export interface Principal {
   environmentId: string;
   grants: Grants;
+  credential: Credential;
 }
 
 export type Authentication = { principal: Principal } | { principal: null; failure: string };
@@ -38,7 +50,7 @@ export class Authenticator {
         this.prisma.environment.findUnique({ where: { secretKeyHash } }),
       );
       return env
-        ? { principal: { environmentId: env.id, grants: secretKeyGrants } }
+        ? { principal: { environmentId: env.id, grants: secretKeyGrants, credential: { kind: "secretKey", keyHash: hashSecretKey(token) } } }
         : { principal: null, failure: "unknown secret key" };
     }
     const sub = unverifiedSubject(token);
@@ -46,7 +58,8 @@ export class Authenticator {
     if (!env) return { principal: null, failure: "invalid access token" };
     try {
       const claims = await verifyAccessToken(env.jwtSecret, token);
-      return { principal: { environmentId: env.id, grants: grantsFromScopes(claims.scopes) } };
+      const credential = { kind: "token" as const, issuedAt: (claims.iat ?? 0) * 1000, expiresAt: claims.exp * 1000 };
+      return { principal: { environmentId: env.id, grants: grantsFromScopes(claims.scopes), credential } };
     } catch (error) {
       const expired = error instanceof Error && "code" in error && error.code === "ERR_JWT_EXPIRED";
       return { principal: null, failure: expired ? "access token expired" : "invalid access token" };

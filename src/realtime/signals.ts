@@ -11,6 +11,10 @@ const signalSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("append"), sessionId: z.string(), io: z.enum(["OUT", "IN"]), tail: z.number() }),
   z.object({ kind: z.literal("session"), sessionId: z.string(), closed: z.boolean() }),
   z.object({ kind: z.literal("waitpoint"), waitpointId: z.string() }),
+  /** Public access tokens of the environment issued before `before` (ms since the epoch) no longer count. */
+  z.object({ kind: z.literal("revoke"), environmentId: z.string(), before: z.number() }),
+  /** The environment's secret keys or signing keys changed: cached credentials must be read again. */
+  z.object({ kind: z.literal("credentials"), environmentId: z.string() }),
 ]);
 export type Signal = z.infer<typeof signalSchema>;
 export type SignalHandler = (signal: Signal) => void;
