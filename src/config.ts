@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { limitsEnvShape } from "./limits.js";
 
 const optionalUrl = z.string().trim().min(1).pipe(z.url()).optional();
 
@@ -27,6 +28,8 @@ const configSchema = z
     REPLICATION_FLUSH_MS: z.coerce.number().int().min(1).max(60_000).default(100),
     REPLICATION_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    // The configurable limits (rate limits, quotas): their variables and defaults live in src/limits.ts.
+    ...limitsEnvShape,
   })
   .refine((c) => !c.S2_ACCESS_TOKEN === !c.S2_BASIN, {
     message: "S2_ACCESS_TOKEN and S2_BASIN must be set together",

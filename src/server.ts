@@ -14,13 +14,14 @@ import { healthz } from "./http/healthz.js";
 import { metricsPlugin } from "./http/metrics-plugin.js";
 import { currentRequestId, requestIdOf, withRequestId } from "./http/request-context.js";
 import { webPages } from "./http/web.js";
+import { limits } from "./limits.js";
 import { sharedSubscriptionResults } from "./realtime/shared-results.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
 
 export const GRAPHQL_PATH = "/graphql";
 export const SSE_PATH = "/graphql/stream";
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const MAX_BODY_BYTES = limits.requestBodyBytes;
 const WS_PING_MS = 15_000;
 
 interface InitialContext {

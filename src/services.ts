@@ -16,6 +16,8 @@ import { Watchers } from "./realtime/watchers.js";
 import { LocalSignals, RedisSignals, type Signals } from "./realtime/signals.js";
 import type { StreamStore } from "./realtime/stream-store.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
+import { limits, resolveLimits, type Limits } from "./limits.js";
+import { Refusals } from "./refusals.js";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { migrateClickHouse, openClickHouse } from "./db/clickhouse.js";
 import { createReplication } from "./replication/create-replication.js";
@@ -45,6 +47,10 @@ export interface Services {
   /** Ticks per session id on every update or close. */
   sessionWatch: Watchers;
   waitpoints: WaitpointService;
+  /** The limits in force: src/limits.ts's defaults, overridden by configuration. */
+  limits: Limits;
+  /** Where every refusal by a limit is recorded (metric and throttled warn line). */
+  refusals: Refusals;
   close(): Promise<void>;
 }
 
@@ -69,7 +75,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       : new LocalStreamStore(db.sql);
   const sessions = new SessionStore(prisma);
   const writer = new ChannelWriter(prisma, store, sessions);
-  const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 10_000, readBatch: 1_000 }, logError("channel fan-out"));
+  const fanout = new ChannelFanout(store, signals, { subscriberBuffer: limits.subscriberBufferRecords, readBatch: limits.fanoutReadBatch }, logError("channel fan-out"));
   writer.onAppend((channel, ack, data) => {
     // Straight to this process's subscribers first; the signal then tells the other processes.
     fanout.appended(channel, ack, data);
@@ -117,6 +123,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     fanout,
     sessionWatch,
     waitpoints,
+    limits: resolveLimits(config),
+    refusals: new Refusals({ counter: metrics.limitRefusals, logger }),
     async close() {
       // Replication first: it flushes and acknowledges what it holds before the connections go.
       await replication?.stop();

@@ -12,6 +12,12 @@ export function createMetrics(replication: () => ReplicationMetrics | undefined)
     subscriptionsOpen: new Gauge({ name: "sessions_subscriptions_open", help: "Subscriptions currently open", registers: [registry] }),
     recordsAppended: new Counter({ name: "sessions_records_appended_total", help: "Records appended to channels", labelNames: ["io"], registers: [registry] }),
     recordsDelivered: new Counter({ name: "sessions_records_delivered_total", help: "Records delivered to subscribers", registers: [registry] }),
+    limitRefusals: new Counter({
+      name: "sessions_limit_refusals_total",
+      help: "Requests refused by a limit of src/limits.ts (rate limits, quotas), by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
   };
   new Gauge({
     name: "sessions_replication_lag_ms",

@@ -3,13 +3,7 @@ import { ApiError, badInput, notFound, sessionClosed } from "../errors.js";
 import type { SessionStore } from "../sessions/session-store.js";
 import type { AppendAck, ChannelKey, NewRecords, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
 
-export const appendLimits = {
-  recordsPerAppend: 1000,
-  recordBytes: 1024 * 1024,
-  appendBytes: 1024 * 1024,
-  idempotencyKeyLength: 256,
-  idempotencyKeyTtlMs: 24 * 3_600_000,
-} as const;
+import { appendLimits } from "../limits.js";
 
 export interface AppendOptions {
   matchSeqNum?: number | null;

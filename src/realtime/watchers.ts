@@ -1,4 +1,5 @@
 import { ApiError } from "../errors.js";
+import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
 import type { Signal, Signals } from "./signals.js";
 
@@ -22,7 +23,7 @@ export class Watchers {
     const set = this.watchers.get(topic) ?? new Set();
     this.watchers.set(topic, set);
     const queue: AsyncQueue<void> = new AsyncQueue<void>(
-      1_000,
+      limits.watcherBuffer,
       () => new ApiError("RATE_LIMITED", "subscriber too slow"),
       () => {
         set.delete(queue);

@@ -5,10 +5,11 @@ import type { Context } from "../context.js";
 import { durationSchema } from "../sessions/validation.js";
 import { environmentId, parseInput } from "./common.js";
 
-const MAX_TOKEN_LIFETIME_MS = 30 * 86_400_000;
+import { limits } from "../limits.js";
+const MAX_TOKEN_LIFETIME_MS = limits.tokenLifetimeMs;
 
 const tokenRequestSchema = z.object({
-  scopes: z.array(scopeSchema).min(1, "scopes must name at least one scope").max(100, "at most 100 scopes"),
+  scopes: z.array(scopeSchema).min(1, "scopes must name at least one scope").max(limits.scopesPerToken, `at most ${limits.scopesPerToken} scopes`),
   expiresIn: durationSchema("expiresIn", MAX_TOKEN_LIFETIME_MS),
 });
 

@@ -8,7 +8,8 @@ import { durationSchema, tagsSchema } from "../sessions/validation.js";
 import { environmentId, parseInput } from "./common.js";
 import { requireSession } from "./sessions.js";
 
-const MAX_TIMEOUT_MS = 7 * 86_400_000;
+import { limits } from "../limits.js";
+const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
 
 const createWaitpointSchema = z.object({
   session: z.string(),

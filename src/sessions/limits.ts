@@ -1,14 +1,17 @@
-/** Documented in the README; change both together. */
+import { limits as table } from "../limits.js";
+
+/** The sessions domain's figures, from the one limits table (src/limits.ts). */
 export const limits = {
-  typeLength: 128,
-  externalIdLength: 256,
-  taskIdentifierLength: 128,
-  tagsPerSession: 20,
-  tagLength: 128,
-  metadataBytes: 64 * 1024,
-  closedReasonLength: 1024,
-  maxTtlMs: 365 * 86_400_000,
-  pageSizeMax: 100,
-  pageSizeDefault: 25,
-  tagPageMax: 1000,
+  typeLength: table.typeLength,
+  externalIdLength: table.externalIdLength,
+  taskIdentifierLength: table.taskIdentifierLength,
+  tagsPerSession: table.tagsPerSession,
+  tagLength: table.tagLength,
+  metadataBytes: table.metadataBytes,
+  closedReasonLength: table.closedReasonLength,
+  maxTtlMs: table.maxTtlMs,
+  pageSizeMax: table.pageSizeMax,
+  pageSizeDefault: table.pageSizeDefault,
+  tagPageMax: table.tagPageMax,
+  filterListLength: table.filterListLength,
 } as const;

@@ -1,0 +1,221 @@
+import { z } from "zod";
+import { parseDuration } from "./sessions/duration.js";
+
+/**
+ * The one table of limits. Every check reads its figure from here (fixed ones straight from
+ * `limits`, configurable ones from `resolveLimits(config)`), and the README's "Limits" table is
+ * rendered from it (`limitsMarkdown()`, checked by tests/limits.test.ts), so a figure is written once.
+ */
+
+/** What a refused client sees: a contract code in `extensions.code`, or an HTTP status for bodies. */
+export type LimitError = "BAD_USER_INPUT" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "HTTP 411" | "HTTP 413" | "none";
+
+/** A token bucket: `burst` requests at once, refilled at `burst` per `perMs`. */
+export interface Rate {
+  burst: number;
+  perMs: number;
+}
+
+interface FixedLimit {
+  /** What is limited, as the README's table says it. */
+  what: string;
+  value: number;
+  /** How `value` reads in the README. */
+  unit: "characters" | "bytes" | "entries" | "records" | "ms" | "levels" | "tags" | "scopes" | "sessions" | "waitpoints";
+  error: LimitError;
+}
+
+interface ConfigurableLimit<V> extends Omit<FixedLimit, "value"> {
+  /** The environment variable that overrides the default (parsed in src/config.ts). */
+  env: string;
+  value: V;
+  /** Parses the variable; `null` means unlimited. */
+  schema: z.ZodType<V>;
+}
+
+type LimitSpec = FixedLimit | ConfigurableLimit<number | null> | ConfigurableLimit<Rate | null>;
+
+const DAY = 86_400_000;
+const MiB = 1024 * 1024;
+
+/** "120/1m" (120 at once, refilled 120 a minute) or "off"; case-insensitive. */
+export const rateSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((text, ctx): Rate | null => {
+    if (text === "off" || text === "0") return null;
+    const m = /^(\d{1,9})\/(.+)$/.exec(text);
+    const perMs = m ? parseDuration(m[2]!) : undefined;
+    if (!m || perMs === undefined || Number(m[1]) < 1) {
+      ctx.addIssue({ code: "custom", message: `a rate is "<requests>/<duration>" like "120/1m", or "off"` });
+      return z.NEVER;
+    }
+    return { burst: Number(m[1]), perMs };
+  });
+
+/** A positive whole number, or "off"/"0" for no limit. */
+const capSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((text, ctx): number | null => {
+    if (text === "off" || text === "0") return null;
+    if (!/^\d{1,15}$/.test(text)) {
+      ctx.addIssue({ code: "custom", message: `a limit is a whole number, or "off"` });
+      return z.NEVER;
+    }
+    return Number(text);
+  });
+
+/** A duration like "7d" (see parseDuration). */
+const durationMsSchema = z.string().transform((text, ctx): number | null => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `a duration like "30m", "6h" or "7d"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const rate = (what: string, env: string, value: Rate | null): ConfigurableLimit<Rate | null> => ({
+  what,
+  env,
+  value,
+  unit: "entries",
+  error: "RATE_LIMITED",
+  schema: rateSchema,
+});
+
+export const limitTable = {
+  // Sessions
+  typeLength: { what: "`type`", value: 128, unit: "characters", error: "BAD_USER_INPUT" },
+  externalIdLength: { what: "`externalId` (unique per environment, not starting with `session_`)", value: 256, unit: "characters", error: "BAD_USER_INPUT" },
+  taskIdentifierLength: { what: "`taskIdentifier`", value: 128, unit: "characters", error: "BAD_USER_INPUT" },
+  tagsPerSession: { what: "tags per session (duplicates dropped) or waitpoint", value: 20, unit: "tags", error: "BAD_USER_INPUT" },
+  tagLength: { what: "a tag", value: 128, unit: "characters", error: "BAD_USER_INPUT" },
+  metadataBytes: { what: "metadata, as JSON", value: 64 * 1024, unit: "bytes", error: "BAD_USER_INPUT" },
+  closedReasonLength: { what: "close reason", value: 1024, unit: "characters", error: "BAD_USER_INPUT" },
+  maxTtlMs: { what: "`ttl` (`expiresAt` must be in the future)", value: 365 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
+  // Lists
+  pageSizeMax: { what: "list page (`first`/`last`; default 25)", value: 100, unit: "entries", error: "BAD_USER_INPUT" },
+  pageSizeDefault: { what: "list page when `first`/`last` is left out", value: 25, unit: "entries", error: "none" },
+  tagPageMax: { what: "`sessionTags(first)` (default 50)", value: 1000, unit: "entries", error: "BAD_USER_INPUT" },
+  filterListLength: { what: "entries in one list filter (`types`, `tags`, `taskIdentifiers`, `statuses`)", value: 100, unit: "entries", error: "BAD_USER_INPUT" },
+  // Channels
+  recordsPerAppend: { what: "records per append (at least 1)", value: 1000, unit: "records", error: "PAYLOAD_TOO_LARGE" },
+  recordBytes: { what: "a record, as JSON", value: MiB, unit: "bytes", error: "PAYLOAD_TOO_LARGE" },
+  appendBytes: { what: "an append, as JSON", value: MiB, unit: "bytes", error: "PAYLOAD_TOO_LARGE" },
+  idempotencyKeyLength: { what: "`idempotencyKey` (appends and waitpoints)", value: 256, unit: "characters", error: "BAD_USER_INPUT" },
+  idempotencyKeyTtlMs: { what: "an append's `idempotencyKey` is remembered for", value: DAY, unit: "ms", error: "none" },
+  jsonDepth: { what: "nesting of a JSON value (records, metadata)", value: 100, unit: "levels", error: "BAD_USER_INPUT" },
+  subscriberBufferRecords: { what: "records waiting for one subscriber (further behind: disconnected)", value: 10_000, unit: "records", error: "RATE_LIMITED" },
+  fanoutReadBatch: { what: "records read from the store per catch-up batch", value: 1_000, unit: "records", error: "none" },
+  watcherBuffer: { what: "changes waiting for one `session` subscriber", value: 1_000, unit: "entries", error: "RATE_LIMITED" },
+  // Waitpoints and tokens
+  waitpointTimeoutMs: { what: "waitpoint `timeout`", value: 7 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
+  tokenLifetimeMs: { what: "public access token `expiresIn` (default 15m)", value: 30 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
+  scopesPerToken: { what: "scopes per public access token", value: 100, unit: "scopes", error: "BAD_USER_INPUT" },
+  // HTTP
+  requestBodyBytes: { what: "request body (with `Content-Length`; a chunked body gets 411)", value: 4 * MiB, unit: "bytes", error: "HTTP 413" },
+  // Rate limits and quotas (configurable)
+  tokenMutations: rate("mutations per public access token", "RATE_LIMIT_TOKEN_MUTATIONS", { burst: 120, perMs: 60_000 }),
+  tokenSubscribes: rate("subscribes per public access token", "RATE_LIMIT_TOKEN_SUBSCRIBES", { burst: 60, perMs: 60_000 }),
+  ipMutations: rate("mutations per client IP, without a secret key", "RATE_LIMIT_IP_MUTATIONS", { burst: 600, perMs: 60_000 }),
+  ipSubscribes: rate("subscribes per client IP, without a secret key", "RATE_LIMIT_IP_SUBSCRIBES", { burst: 300, perMs: 60_000 }),
+  secretKeyMutations: rate("mutations per secret key", "RATE_LIMIT_SECRET_KEY_MUTATIONS", null),
+  secretKeySubscribes: rate("subscribes per secret key", "RATE_LIMIT_SECRET_KEY_SUBSCRIBES", null),
+  pendingWaitpointsPerChannel: {
+    what: "pending waitpoints per channel",
+    env: "WAITPOINTS_PENDING_PER_CHANNEL",
+    value: 100,
+    unit: "waitpoints",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
+  finishedWaitpointRetentionMs: {
+    what: "a finished waitpoint is kept for",
+    env: "WAITPOINT_RETENTION",
+    value: 7 * DAY,
+    unit: "ms",
+    error: "none",
+    schema: durationMsSchema,
+  },
+} as const satisfies Record<string, LimitSpec>;
+
+type Table = typeof limitTable;
+export type LimitName = keyof Table;
+type ConfigurableName = { [K in LimitName]: Table[K] extends { env: string } ? K : never }[LimitName];
+type FigureOf<K extends LimitName> = Table[K] extends { schema: z.ZodType } ? z.output<Table[K]["schema"]> : number;
+
+/** Every limit's figure, defaults for the configurable ones: for checks made before config is read. */
+export type Limits = { -readonly [K in LimitName]: FigureOf<K> };
+
+export const limits = Object.fromEntries(Object.entries(limitTable).map(([k, spec]) => [k, spec.value])) as Limits;
+
+const configurable = Object.entries(limitTable as Record<string, LimitSpec>).filter(
+  (e): e is [ConfigurableName, Extract<LimitSpec, { env: string }>] => "env" in e[1],
+);
+
+/** The configurable limits' variables, for src/config.ts: each optional, parsed by its limit's schema. */
+export const limitsEnvShape = Object.fromEntries(configurable.map(([, spec]) => [spec.env, spec.schema.optional()])) as {
+  [K in ConfigurableName as Table[K]["env"]]: z.ZodOptional<Table[K]["schema"]>;
+};
+
+type LimitsEnv = { [K in ConfigurableName as Table[K]["env"]]?: FigureOf<K> };
+
+/** The figures in force: defaults overridden by whatever the configuration set. */
+export function resolveLimits(config: LimitsEnv): Limits {
+  const resolved: Record<string, unknown> = { ...limits };
+  const env = config as Record<string, unknown>;
+  for (const [name, spec] of configurable) if (env[spec.env] !== undefined) resolved[name] = env[spec.env];
+  return resolved as Limits;
+}
+
+/** Why a request was refused, the label of `sessions_limit_refusals_total`. */
+export type RefusalReason =
+  | "token_mutations"
+  | "token_subscribes"
+  | "ip_mutations"
+  | "ip_subscribes"
+  | "secret_key_mutations"
+  | "secret_key_subscribes"
+  | "pending_waitpoints"
+  | (string & {});
+
+function formatFigure(value: number | Rate | null, unit: FixedLimit["unit"]): string {
+  if (value === null) return "unlimited";
+  if (typeof value === "object") return `${value.burst} at once, refilled ${value.burst} per ${formatMs(value.perMs)}`;
+  if (unit === "ms") return formatMs(value);
+  if (unit === "bytes") {
+    if (value % MiB === 0) return `${value / MiB} MiB`;
+    if (value % 1024 === 0) return `${value / 1024} KiB`;
+  }
+  return `${value.toLocaleString("en-US")} ${unit}`;
+}
+
+function formatMs(ms: number): string {
+  for (const [unit, size] of [["d", DAY], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** The README's "Limits" table, rendered from `limitTable`. */
+export function limitsMarkdown(): string {
+  const rows = Object.values(limitTable as Record<string, LimitSpec>).map((spec) => {
+    const env = "env" in spec ? `\`${spec.env}\`` : "";
+    const error = spec.error === "none" ? "" : spec.error.startsWith("HTTP") ? spec.error : `\`${spec.error}\``;
+    return `| ${spec.what} | ${formatFigure(spec.value, spec.unit)} | ${env} | ${error} |`;
+  });
+  return ["| limit | default | variable | error |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+/** The append path's figures (src/realtime/channel-writer.ts). */
+export const appendLimits = {
+  recordsPerAppend: limits.recordsPerAppend,
+  recordBytes: limits.recordBytes,
+  appendBytes: limits.appendBytes,
+  idempotencyKeyLength: limits.idempotencyKeyLength,
+  idempotencyKeyTtlMs: limits.idempotencyKeyTtlMs,
+} as const;
