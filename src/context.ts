@@ -8,14 +8,20 @@ export interface Context {
   requestId: string;
   /** Per-request cache of session lookups, shared by auth checks and resolvers. */
   loadSession(ref: string): Promise<Session | null>;
+  /** Authenticates the request's credential afresh: live subscriptions ask again when keys change. */
+  reauthenticate(): Promise<Authentication>;
 }
 
-export function createContext(services: Services, auth: Authentication, requestId: string): Context {
+/** The context of one request or subscription, authenticated from its Authorization value. */
+export async function createContext(services: Services, authorization: string | undefined, requestId: string): Promise<Context> {
+  const reauthenticate = () => services.authenticator.authenticate(authorization);
+  const auth = await reauthenticate();
   const cache = new Map<string, Promise<Session | null>>();
   return {
     auth,
     services,
     requestId,
+    reauthenticate,
     loadSession(ref) {
       if (!auth.principal) return Promise.resolve(null);
       const environmentId = auth.principal.environmentId;

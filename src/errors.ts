@@ -26,7 +26,8 @@ export const notFound = (what: string) => new ApiError("NOT_FOUND", `${what} not
 export const forbidden = (message = "not allowed by this token's scopes") => new ApiError("FORBIDDEN", message);
 export const unauthenticated = (message = "a secret key or public access token is required") =>
   new ApiError("UNAUTHENTICATED", message);
-export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `session ${id} is closed`);
+/** Closed and expired sessions alike take no writes. */
+export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `session ${id} is closed or expired: it takes no writes`);
 
 /**
  * A field the contract declares whose work is still open: a clear refusal, never a made-up

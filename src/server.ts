@@ -68,7 +68,7 @@ export function createApp(services: Services) {
         initial.request?.headers.get("authorization") ??
         (typeof initial.connectionParams?.authorization === "string" ? initial.connectionParams.authorization : undefined);
       const requestId = currentRequestId() ?? randomUUID();
-      return createContext(services, await services.authenticator.authenticate(authorization), requestId);
+      return createContext(services, authorization, requestId);
     },
     plugins: [
       healthz(services),

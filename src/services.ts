@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
+import { LiveAccess } from "./auth/live-access.js";
 import { Authenticator } from "./auth/principal.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
@@ -46,6 +47,8 @@ export interface Services {
   fanout: ChannelFanout;
   /** Ticks per session id on every update or close. */
   sessionWatch: Watchers;
+  /** Ends live subscriptions once their caller's rights end. */
+  live: LiveAccess;
   waitpoints: WaitpointService;
   /** The limits in force: src/limits.ts's defaults, overridden by configuration. */
   limits: Limits;
@@ -94,6 +97,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
   await waitpoints.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
+  const live = new LiveAccess(signals, (id) => sessions.byId(id), logError("live access check"));
 
   let clickhouse: ClickHouseClient | undefined;
   if (config.CLICKHOUSE_URL && config.DATABASE_URL) {
@@ -122,6 +126,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     signals,
     fanout,
     sessionWatch,
+    live,
     waitpoints,
     limits: resolveLimits(config),
     refusals: new Refusals({ counter: metrics.limitRefusals, logger }),
@@ -132,6 +137,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       await waitpoints.close();
       fanout.close();
       sessionWatch.close();
+      live.close();
       await signals.close();
       redis?.disconnect();
       await db.close();

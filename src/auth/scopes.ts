@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { nameProblem } from "../sessions/names.js";
 
 export type Action = "read" | "write" | "admin";
 
@@ -16,10 +17,16 @@ export interface Grants {
   secretKey: boolean;
 }
 
-const scopePattern = /^(read|write|admin):sessions(?::(.{1,256}))?$|^(read|write):all$|^admin$/;
-export const scopeSchema = z.string().regex(scopePattern, {
-  message: "scopes are read|write|admin:sessions[:<id>], read:all, write:all or admin",
-});
+const scopePattern = /^(read|write|admin):sessions(?::(.{1,256}))?$|^(read|write):all$|^admin$/s;
+/** A scope names a session exactly as stored: the same canonical-name rule as externalId. */
+export const scopeSchema = z
+  .string()
+  .regex(scopePattern, { message: "scopes are read|write|admin:sessions[:<id>], read:all, write:all or admin" })
+  .superRefine((scope, ctx) => {
+    const name = scopePattern.exec(scope)?.[2];
+    const problem = name === undefined ? undefined : nameProblem(name);
+    if (problem) ctx.addIssue({ code: "custom", message: `the session named in scope ${JSON.stringify(scope)} ${problem}` });
+  });
 
 const implied: Record<Action, Action[]> = { read: ["read"], write: ["write", "read"], admin: ["admin", "write", "read"] };
 
@@ -60,3 +67,6 @@ export function can(grants: Grants, action: Action, session: { id: string; exter
 }
 
 export const canAll = (grants: Grants, action: Action) => grants.all.has(action);
+
+/** Whether `action` is allowed on whatever session holds `name` (friendly id or externalId), decided by the name alone. */
+export const canNamed = (grants: Grants, action: Action, name: string) => canAll(grants, action) || Boolean(grants.sessions.get(name)?.has(action));

@@ -85,9 +85,10 @@ export class ChannelWriter {
     const channel = { sessionId, io };
     const outcome = await this.prisma.$transaction(
       async (tx): Promise<{ ack: AppendAck; deduplicated: boolean }> => {
-        const [row] = await tx.$queryRaw<{ closed_at: Date | null }[]>`
-          SELECT closed_at FROM sessions WHERE id = ${session.id} FOR SHARE`;
-        if (!row || row.closed_at) throw sessionClosed(session.id);
+        // Closed or expired: both decided under the lock a close waits for.
+        const [row] = await tx.$queryRaw<{ open: boolean }[]>`
+          SELECT closed_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS open FROM sessions WHERE id = ${session.id} FOR SHARE`;
+        if (!row?.open) throw sessionClosed(session.id);
         await tx.$executeRaw`INSERT INTO channels (session_id, io) VALUES (${sessionId}, ${io}) ON CONFLICT DO NOTHING`;
         await tx.$queryRaw`SELECT 1 FROM channels WHERE session_id = ${sessionId} AND io = ${io} FOR UPDATE`;
         if (key !== undefined) {

@@ -18,6 +18,9 @@ import {
 export const seqNumMismatch = (expected: number, tail: number) =>
   new ApiError("SEQ_NUM_MISMATCH", `matchSeqNum ${expected} is not the channel's tail ${tail}`, { tailSeqNum: tail });
 
+/** A session takes writes while it is neither closed nor expired: both decided inside the append's own statement. */
+const takesWrites = (table: string) => `(${table}.closed_at IS NULL AND (${table}.expires_at IS NULL OR ${table}.expires_at > now()))`;
+
 /**
  * One statement, so one implicit transaction: find the session by the client's name for it and
  * hold it FOR SHARE (a close waits for it), upsert the channel row (appends to the channel queue
@@ -29,7 +32,7 @@ const guardedAppend = (sessionColumn: "id" | "external_id"): Prepared => ({
   name: `append-by-${sessionColumn}`,
   text: `
   WITH s AS (
-    SELECT id, closed_at IS NULL AS open FROM sessions
+    SELECT id, ${takesWrites("sessions")} AS open FROM sessions
     WHERE environment_id = $1 AND ${sessionColumn} = $2 FOR SHARE
   ), ch AS (
     INSERT INTO channels AS c (session_id, io, tail_seq_num)
@@ -66,7 +69,7 @@ const batchAppend: Prepared = {
     SELECT * FROM jsonb_to_recordset($1::jsonb)
       AS r(i int, env text, sid text, ext text, io text, n bigint, match bigint, data jsonb)
   ), s AS MATERIALIZED (
-    SELECT req.i, ss.id, ss.closed_at IS NULL AS open
+    SELECT req.i, ss.id, ${takesWrites("ss")} AS open
     FROM req JOIN sessions ss ON ss.environment_id = req.env AND (ss.id = req.sid OR ss.external_id = req.ext)
     ORDER BY ss.id
     FOR SHARE OF ss

@@ -8,8 +8,6 @@ export interface S2Options {
   basin: string;
   /** Base address of the S2 API; unset: S2's cloud endpoints. */
   endpoint?: string;
-  /** Lifetime of the stream tokens initializeSessionChannel hands out. */
-  tokenTtlMs?: number;
 }
 
 const isNotFound = (e: unknown) => e instanceof S2Error && (e.status === 404 || e.code === "stream_not_found");
@@ -94,9 +92,8 @@ export class S2StreamStore implements StreamStore {
   }
 
   /** A token for this one stream, with the operations the caller's scope allows. */
-  async access(channel: ChannelKey, ops: "read" | "write"): Promise<ChannelAccess> {
+  async access(channel: ChannelKey, ops: "read" | "write", expiresAt: Date): Promise<ChannelAccess> {
     const stream = streamName(channel);
-    const expiresAt = new Date(Date.now() + (this.options.tokenTtlMs ?? 3_600_000));
     const { accessToken } = await this.s2.accessTokens.issue({
       id: `session-channel-${randomUUID()}`,
       scope: {

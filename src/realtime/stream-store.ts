@@ -78,7 +78,8 @@ export interface StreamStore {
    * directly (S2) offer it, so followers see writes that never passed through this service.
    */
   follow?(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord>;
-  access(channel: ChannelKey, ops: "read" | "write"): Promise<ChannelAccess>;
+  /** Direct access for a client: `ops` and a lifetime the caller already decided (see initializeSessionChannel). */
+  access(channel: ChannelKey, ops: "read" | "write", expiresAt: Date): Promise<ChannelAccess>;
 }
 
 export const streamName = ({ sessionId, io }: ChannelKey) => `sessions/${sessionId}/${io.toLowerCase()}`;

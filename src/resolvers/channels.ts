@@ -1,7 +1,8 @@
 import { can } from "../auth/scopes.js";
 import type { Context } from "../context.js";
 import { badInput } from "../errors.js";
-import { environmentId } from "./common.js";
+import { sessionStatus } from "../sessions/status.js";
+import { environmentId, liveCaller, principal } from "./common.js";
 import type { ChannelKey, SessionIO } from "../realtime/stream-store.js";
 import { requireSession } from "./sessions.js";
 
@@ -30,19 +31,31 @@ export async function appendToSession(
   );
 }
 
+/** How long direct channel access lasts at most, when nothing shorter bounds it. */
+const CHANNEL_ACCESS_TTL_MS = 3_600_000;
+
+/**
+ * Direct access is never more than the caller has through the API: write only with write scope
+ * and while the session takes writes, and never past the caller's own token (nor, for writing,
+ * past the session's expiry).
+ */
 export async function initializeSessionChannel(ctx: Context, ref: string, io: SessionIO) {
   const session = await requireSession(ctx, ref);
-  const grants = ctx.auth.principal!.grants;
-  const ops = can(grants, "write", session) ? "write" : "read";
-  const access = await ctx.services.store.access({ sessionId: session.id, io }, ops);
+  const { grants, credential } = principal(ctx);
+  const ops = can(grants, "write", session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
+  const ends = [Date.now() + CHANNEL_ACCESS_TTL_MS];
+  if (credential.kind === "token") ends.push(credential.expiresAt);
+  if (ops === "write" && session.expiresAt) ends.push(session.expiresAt.getTime());
+  const access = await ctx.services.store.access({ sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
   return { io, ...access, basin: access.basin ?? null, endpoint: access.endpoint ?? null, accessToken: access.accessToken ?? null, expiresAt: access.expiresAt ?? null };
 }
 
 export async function subscribeRecords(ctx: Context, args: { id: string; io: SessionIO; fromSeqNum?: number | null }) {
   const session = await requireSession(ctx, args.id);
-  return ctx.services.fanout.subscribe(
+  const records = ctx.services.fanout.subscribe(
     { sessionId: session.id, io: args.io },
     args.fromSeqNum ?? undefined,
     async () => (await ctx.services.sessions.find(session.environmentId, session.id))?.closedAt != null,
   );
+  return ctx.services.live.guard(liveCaller(ctx), records, { sessionId: session.id });
 }

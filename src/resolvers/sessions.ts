@@ -12,14 +12,21 @@ import {
   updateSessionInputSchema,
   type CreateSessionInput,
 } from "../sessions/validation.js";
-import { environmentId, parseInput } from "./common.js";
+import { can } from "../auth/scopes.js";
+import { environmentId, liveCaller, parseInput, principal } from "./common.js";
 import { selects } from "./selection.js";
 
-/** Loads a session the auth scope already cleared; missing means NOT_FOUND. */
-export async function requireSession(ctx: Context, ref: string): Promise<Session> {
-  const session = await ctx.loadSession(ref);
+/** Loads a session the auth scope already cleared; missing means NOT_FOUND. `fresh` skips the request's cache. */
+export async function requireSession(ctx: Context, ref: string, options: { fresh?: boolean } = {}): Promise<Session> {
+  const session = options.fresh ? await ctx.services.sessions.find(environmentId(ctx), ref) : await ctx.loadSession(ref);
   if (!session) throw notFound(`session ${JSON.stringify(ref)}`);
   return session;
+}
+
+/** A session the caller may read, else null: to the caller, an unreadable session does not exist. */
+export async function readableSession(ctx: Context, ref: string): Promise<Session | null> {
+  const session = await ctx.loadSession(ref);
+  return session && can(principal(ctx).grants, "read", session) ? session : null;
 }
 
 export async function createSession(ctx: Context, input: CreateSessionInput) {
@@ -70,17 +77,24 @@ export async function sessionTags(ctx: Context, args: { search?: string | null; 
   return ctx.services.sessionsRepository.tags(environmentId(ctx), args.search ?? undefined, first);
 }
 
-/** The session now, then again after each change, read afresh each time. */
-export async function* watchSession(ctx: Context, ref: string) {
-  const session = await requireSession(ctx, ref);
-  const ticks = ctx.services.sessionWatch.watch(session.id);
-  try {
-    yield session;
-    for await (const _tick of ticks) {
-      const current = await ctx.services.sessions.find(session.environmentId, session.id);
-      if (current) yield current;
+/**
+ * The session now, then again after each change, read afresh each time. The watch is registered
+ * before the first read, so a change in between is seen; each event is checked against the
+ * caller's rights as it is then (see LiveAccess).
+ */
+export async function watchSession(ctx: Context, ref: string) {
+  const { id, environmentId } = await requireSession(ctx, ref);
+  const ticks = ctx.services.sessionWatch.watch(id);
+  async function* changes() {
+    try {
+      yield await requireSession(ctx, id, { fresh: true });
+      for await (const _tick of ticks) {
+        const current = await ctx.services.sessions.find(environmentId, id);
+        if (current) yield current;
+      }
+    } finally {
+      await ticks.return();
     }
-  } finally {
-    await ticks.return();
   }
+  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: id, sessionOf: (session) => session });
 }

@@ -5,8 +5,8 @@ import { notFound } from "../errors.js";
 import type { SessionIO } from "../realtime/stream-store.js";
 import { waitpointStatus, type Waitpoint } from "../realtime/waitpoints/waitpoint-service.js";
 import { durationSchema, tagsSchema } from "../sessions/validation.js";
-import { environmentId, parseInput } from "./common.js";
-import { requireSession } from "./sessions.js";
+import { environmentId, liveCaller, parseInput } from "./common.js";
+import { readableSession, requireSession } from "./sessions.js";
 
 import { limits } from "../limits.js";
 const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
@@ -36,7 +36,11 @@ export async function createSessionWaitpoint(ctx: Context, input: z.input<typeof
   });
 }
 
-export const findWaitpoint = (ctx: Context, id: string) => ctx.services.waitpoints.find(environmentId(ctx), id);
+/** A waitpoint whose session the caller may read, else null: unreadable looks exactly like unknown. */
+export async function findWaitpoint(ctx: Context, id: string): Promise<Waitpoint | null> {
+  const waitpoint = await ctx.services.waitpoints.find(environmentId(ctx), id);
+  return waitpoint && (await readableSession(ctx, waitpoint.sessionId)) ? waitpoint : null;
+}
 
 export function waitpointRecord(w: Waitpoint) {
   return w.recordSeqNum === null
@@ -46,28 +50,40 @@ export function waitpointRecord(w: Waitpoint) {
 
 export const waitpointIo = (w: Waitpoint) => w.io as SessionIO;
 
-/** The waitpoint now, then once more when it completes or times out; then the stream ends. */
-export async function* watchWaitpoint(ctx: Context, id: string): AsyncGenerator<Waitpoint> {
-  const first = await findWaitpoint(ctx, id);
-  if (!first) throw notFound(`waitpoint ${JSON.stringify(id)}`);
-  yield first;
-  if (waitpointStatus(first) !== "PENDING") return;
+/**
+ * The waitpoint now, then once more when it completes or times out; then the stream ends. The
+ * watch is registered before the first read, so a completion in between is not missed.
+ */
+export async function watchWaitpoint(ctx: Context, id: string) {
   const ticks = ctx.services.waitpoints.watchers.watch(id);
-  const deadline = new AbortController();
-  // Wakes the loop at the deadline even if no sweeper signal arrives.
-  void sleep(Math.max(0, first.timeoutAt.getTime() - Date.now()) + 5, undefined, { signal: deadline.signal })
-    .then(() => ticks.push())
-    .catch(() => {});
-  try {
-    while (!(await ticks.next()).done) {
-      const current = await findWaitpoint(ctx, id);
-      if (current && waitpointStatus(current) !== "PENDING") {
-        yield current;
-        return;
-      }
-    }
-  } finally {
-    deadline.abort();
+  const first = await findWaitpoint(ctx, id).catch(async (error: unknown) => {
     await ticks.return();
+    throw error;
+  });
+  if (!first) {
+    await ticks.return();
+    throw notFound(`waitpoint ${JSON.stringify(id)}`);
   }
+  async function* changes(): AsyncGenerator<Waitpoint> {
+    const deadline = new AbortController();
+    try {
+      yield first!;
+      if (waitpointStatus(first!) !== "PENDING") return;
+      // Wakes the loop at the deadline even if no sweeper signal arrives.
+      void sleep(Math.max(0, first!.timeoutAt.getTime() - Date.now()) + 5, undefined, { signal: deadline.signal })
+        .then(() => ticks.push())
+        .catch(() => {});
+      while (!(await ticks.next()).done) {
+        const current = await ctx.services.waitpoints.find(first!.environmentId, id);
+        if (current && waitpointStatus(current) !== "PENDING") {
+          yield current;
+          return;
+        }
+      }
+    } finally {
+      deadline.abort();
+      await ticks.return();
+    }
+  }
+  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: first.sessionId });
 }

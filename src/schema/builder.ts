@@ -2,7 +2,7 @@ import SchemaBuilder from "@pothos/core";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
-import { can, canAll, type Action } from "../auth/scopes.js";
+import { can, canAll, canNamed, type Action } from "../auth/scopes.js";
 import type { Context } from "../context.js";
 import { forbidden, unauthenticated } from "../errors.js";
 import { isSessionId, isWaitpointId } from "../sessions/ids.js";
@@ -30,6 +30,12 @@ export interface SchemaTypes {
     session: SessionAccess;
     /** Write access to a session that may not exist yet, by the name a scope gives it. */
     writeNamed: string;
+    /**
+     * Giving a session a new externalId (or none: null) needs admin over it under its new name,
+     * so a name-scoped token can neither take over a name it does not hold nor shed its own
+     * name to create another session under it.
+     */
+    rename: { session: string; externalId: string | null };
   };
   DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
@@ -52,11 +58,18 @@ export const builder = new SchemaBuilder<SchemaTypes>({
         secretKey: Boolean(grants?.secretKey),
         readAll: Boolean(grants && canAll(grants, "read")),
         writeAll: Boolean(grants && canAll(grants, "write")),
-        writeNamed: (name) => Boolean(grants && (canAll(grants, "write") || grants.sessions.get(name)?.has("write"))),
+        writeNamed: (name) => Boolean(grants && canNamed(grants, "write", name)),
+        rename: async ({ session, externalId }) => {
+          if (!grants) return false;
+          if (externalId !== null) return canNamed(grants, "admin", externalId);
+          // Without a name, only its friendly id can still cover the session.
+          const id = isSessionId(session) ? session : (await ctx.loadSession(session))?.id;
+          return id !== undefined && canNamed(grants, "admin", id);
+        },
         session: async ({ action, session }) => {
           if (!grants) return false;
           // Decided by the name alone when possible, so the hottest paths need no lookup here.
-          if (canAll(grants, action) || (typeof session === "string" && grants.sessions.get(session)?.has(action))) return true;
+          if (typeof session === "string" && canNamed(grants, action, session)) return true;
           const row = typeof session === "string" ? await ctx.loadSession(session) : session;
           // Unknown sessions: only a caller who could see any session learns that it is missing.
           return row ? can(grants, action, row) : canAll(grants, action);

@@ -18,7 +18,8 @@ export const SessionRef = builder.objectRef<Session>("Session");
 builder.node(SessionRef, {
   id: { resolve: (s) => s.id },
   isTypeOf: (value) => typeof value === "object" && value !== null && "type" in value && "environmentId" in value,
-  loadOne: (id, ctx) => ctx.loadSession(id),
+  // node(id) finds only what the caller may read: unreadable looks exactly like unknown.
+  loadOne: (id, ctx) => resolvers.readableSession(ctx, id),
   // Whoever reaches a session through any field must be allowed to read it.
   authScopes: (session) => ({ session: { action: "read", session } }),
   fields: (t) => ({
@@ -146,14 +147,18 @@ builder.mutationFields((t) => ({
   updateSession: t.field({
     type: SessionRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateSessionInput, required: true }) },
-    authScopes: (_root, args) => ({ session: { action: "write", session: args.id } }),
+    // Checked in full before the resolver writes anything: admin over the session, and over its new name.
+    authScopes: (_root, args) =>
+      args.input.externalId === undefined
+        ? { session: { action: "admin", session: args.id } }
+        : { $all: { session: { action: "admin", session: args.id }, rename: { session: args.id, externalId: args.input.externalId } } },
     resolve: (_root, args, ctx) => resolvers.updateSession(ctx, args.id, args.input),
   }),
   closeSession: t.field({
     type: SessionRef,
     description: "Idempotent; the first close's closedAt and reason are kept.",
     args: { id: t.arg.id({ required: true }), reason: t.arg.string() },
-    authScopes: (_root, args) => ({ session: { action: "write", session: args.id } }),
+    authScopes: (_root, args) => ({ session: { action: "admin", session: args.id } }),
     resolve: (_root, args, ctx) => resolvers.closeSession(ctx, args.id, args.reason),
   }),
   deleteSession: t.field({

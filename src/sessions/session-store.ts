@@ -18,6 +18,7 @@ export interface SessionPatch {
   tags?: string[] | null;
   /** undefined keeps the metadata, null clears it. */
   metadata?: unknown;
+  /** undefined keeps the name, null clears it. */
   externalId?: string | null;
 }
 
@@ -32,6 +33,11 @@ export class SessionStore {
     return isSessionId(ref)
       ? this.prisma.session.findFirst({ where: { id: ref, environmentId } })
       : this.prisma.session.findUnique({ where: { environmentId_externalId: { environmentId, externalId: ref } } });
+  }
+
+  /** By friendly id in any environment: for checks that already know whose session it is. */
+  byId(id: string): Promise<Session | null> {
+    return this.prisma.session.findUnique({ where: { id } });
   }
 
   /** Sessions by id, those of them that also meet `where`. */
@@ -77,7 +83,7 @@ export class SessionStore {
         data: {
           ...(patch.tags != null && { tags: patch.tags }),
           ...(patch.metadata !== undefined && { metadata: jsonValue(patch.metadata) }),
-          ...(patch.externalId != null && { externalId: patch.externalId }),
+          ...(patch.externalId !== undefined && { externalId: patch.externalId }),
           updatedAt: new Date(),
         },
       });

@@ -2,14 +2,20 @@ import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { SESSION_ID_PREFIX } from "./ids.js";
 import { limits } from "./limits.js";
+import { nameProblem } from "./names.js";
 
 const text = (name: string, max: number) =>
   z.string().trim().min(1, `${name} must not be empty`).max(max, `${name} is at most ${max} characters`);
 
-export const externalIdSchema = text("externalId", limits.externalIdLength).refine(
-  (s) => !s.startsWith(SESSION_ID_PREFIX),
-  `externalId must not start with "${SESSION_ID_PREFIX}"`,
-);
+/** Never trimmed: a name is matched exactly by scopes and lookups, so it must already be canonical. */
+export const externalIdSchema = z
+  .string()
+  .max(limits.externalIdLength, `externalId is at most ${limits.externalIdLength} characters`)
+  .superRefine((s, ctx) => {
+    const problem = nameProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: `externalId ${problem}` });
+    else if (s.startsWith(SESSION_ID_PREFIX)) ctx.addIssue({ code: "custom", message: `externalId must not start with "${SESSION_ID_PREFIX}"` });
+  });
 
 export const tagsSchema = z
   .array(text("a tag", limits.tagLength))

@@ -3,6 +3,7 @@ import { isUniqueViolation } from "../../db/errors.js";
 import { sessionClosed } from "../../errors.js";
 import { newWaitpointId } from "../../sessions/ids.js";
 import type { Session } from "../../sessions/session-store.js";
+import { sessionStatus } from "../../sessions/status.js";
 import type { ChannelFanout } from "../channel-fanout.js";
 import type { Signals } from "../signals.js";
 import type { AppendAck, ChannelKey, SessionIO, StoredRecord, StreamStore } from "../stream-store.js";
@@ -67,7 +68,7 @@ export class WaitpointService {
   }
 
   async create(session: Session, input: NewWaitpoint): Promise<{ waitpoint: Waitpoint; isCached: boolean }> {
-    if (session.closedAt) throw sessionClosed(session.id);
+    if (sessionStatus(session) !== "ACTIVE") throw sessionClosed(session.id);
     const channel: ChannelKey = { sessionId: session.id, io: input.io };
     const where = { sessionId: session.id, io: input.io };
     if (input.idempotencyKey) {

@@ -1,0 +1,200 @@
+import { ApiError, forbidden, notFound, unauthenticated } from "../errors.js";
+import type { Signal, Signals } from "../realtime/signals.js";
+import type { Session } from "../sessions/session-store.js";
+import type { Authentication, Principal } from "./principal.js";
+import { can, canAll } from "./scopes.js";
+
+/** What a live subscription needs to re-check its caller's rights. */
+export interface LiveCaller {
+  principal: Principal;
+  /** Authenticates the caller's credential again, e.g. after its environment's keys changed. */
+  reauthenticate(): Promise<Authentication>;
+}
+
+export interface GuardOptions<T> {
+  /** The session whose read access the subscription needs all along. */
+  sessionId: string;
+  /** For events that carry their session: checked before each is delivered. */
+  sessionOf?: (event: T) => Session | undefined;
+}
+
+/** What the registry needs of a guarded subscription, whatever its events are. */
+interface Cuttable {
+  readonly caller: LiveCaller;
+  cut(error: ApiError): void;
+  return(): Promise<unknown>;
+}
+
+/** setTimeout's longest delay; tokens may live longer (up to 30 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Ends live subscriptions once their caller's rights end: at the token's expiry (a timer), on
+ * revocation and on changed keys (signals, across nodes through Redis when configured), and when
+ * the session is renamed or removed away from the caller's scopes (its change signal, then one
+ * read shared by all its subscriptions). One check per change, never a database read per record.
+ */
+export class LiveAccess {
+  private byEnvironment = new Map<string, Set<Cuttable>>();
+  /** Only guards whose access depends on what the session is called: `read:all` never does. */
+  private bySession = new Map<string, Set<Cuttable>>();
+  private unsubscribe: () => void;
+
+  constructor(
+    signals: Signals,
+    private loadSession: (id: string) => Promise<Session | null>,
+    private onError: (error: unknown) => void,
+  ) {
+    this.unsubscribe = signals.subscribe((signal) => this.onSignal(signal));
+  }
+
+  /** `source`, ended with UNAUTHENTICATED, FORBIDDEN or NOT_FOUND as soon as the caller may no longer read the session. */
+  guard<T>(caller: LiveCaller, source: AsyncIterator<T>, options: GuardOptions<T>): AsyncIterableIterator<T> {
+    const { environmentId, grants } = caller.principal;
+    const guard: Guard<T> = new Guard(source, caller, options, () => {
+      remove(this.byEnvironment, environmentId, guard);
+      remove(this.bySession, options.sessionId, guard);
+    });
+    add(this.byEnvironment, environmentId, guard);
+    if (!canAll(grants, "read")) add(this.bySession, options.sessionId, guard);
+    return guard;
+  }
+
+  private onSignal(signal: Signal) {
+    if (signal.kind === "revoke") {
+      for (const guard of this.byEnvironment.get(signal.environmentId) ?? []) {
+        const { credential } = guard.caller.principal;
+        if (credential.kind === "token" && credential.issuedAt < signal.before) guard.cut(unauthenticated("access token revoked"));
+      }
+    } else if (signal.kind === "credentials") {
+      const guards = [...(this.byEnvironment.get(signal.environmentId) ?? [])];
+      // After the other handlers of this signal, so the authenticator's cache has been dropped.
+      if (guards.length > 0) setImmediate(() => void this.reauthenticate(guards).catch(this.onError));
+    } else if (signal.kind === "session") {
+      const guards = this.bySession.get(signal.sessionId);
+      if (guards?.size) void this.recheck(signal.sessionId, [...guards]).catch(this.onError);
+    }
+  }
+
+  private async reauthenticate(guards: Cuttable[]) {
+    await Promise.all(
+      guards.map(async (guard) => {
+        const auth = await guard.caller.reauthenticate();
+        if (!auth.principal) guard.cut(unauthenticated(auth.failure));
+      }),
+    );
+  }
+
+  /** One read for every subscription of the session: renamed away or gone ends each that no longer covers it. */
+  private async recheck(sessionId: string, guards: Cuttable[]) {
+    const session = await this.loadSession(sessionId);
+    for (const guard of guards) {
+      if (!session || session.environmentId !== guard.caller.principal.environmentId) guard.cut(notFound(`session ${JSON.stringify(sessionId)}`));
+      else if (!can(guard.caller.principal.grants, "read", session)) guard.cut(forbidden("this token's scopes no longer cover the session"));
+    }
+  }
+
+  close() {
+    this.unsubscribe();
+    for (const guards of this.byEnvironment.values()) for (const guard of guards) void guard.return();
+  }
+}
+
+function add<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+function remove<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
+  const set = map.get(key);
+  if (set?.delete(value) && set.size === 0) map.delete(key);
+}
+
+/** One guarded subscription: its source's events, until its caller's rights end. */
+class Guard<T> implements AsyncIterableIterator<T>, Cuttable {
+  private failure: ApiError | undefined;
+  private ended = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** Rejects the read in flight when the subscription is cut between two events. */
+  private interrupt!: (error: ApiError) => void;
+  private interrupted = new Promise<never>((_resolve, reject) => (this.interrupt = reject));
+
+  constructor(
+    private source: AsyncIterator<T>,
+    readonly caller: LiveCaller,
+    private options: GuardOptions<T>,
+    private release: () => void,
+  ) {
+    this.interrupted.catch(() => {});
+    const { credential } = caller.principal;
+    if (credential.kind === "token") this.armExpiry(credential.expiresAt);
+  }
+
+  private armExpiry(expiresAt: number) {
+    const delay = expiresAt - Date.now();
+    if (delay <= 0) return this.cut(unauthenticated("access token expired"));
+    this.timer = setTimeout(() => this.armExpiry(expiresAt), Math.min(delay, MAX_TIMER_MS));
+    this.timer.unref();
+  }
+
+  /** Ends the subscription with `error`: the read in flight, or else the next one, fails with it. */
+  cut(error: ApiError) {
+    if (this.ended) return;
+    this.failure = error;
+    this.interrupt(error);
+    this.finish();
+    void this.source.return?.();
+  }
+
+  /** The event, if the caller may still see it. */
+  private admit(event: T): ApiError | undefined {
+    const { credential, grants } = this.caller.principal;
+    if (credential.kind === "token" && Date.now() >= credential.expiresAt) return unauthenticated("access token expired");
+    const session = this.options.sessionOf?.(event);
+    if (session && !can(grants, "read", session)) return forbidden("this token's scopes no longer cover the session");
+    return undefined;
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    if (this.failure) {
+      const failure = this.failure;
+      // Reported once; after that the subscription is simply over.
+      this.failure = undefined;
+      throw failure;
+    }
+    if (this.ended) return { value: undefined, done: true };
+    const result = await Promise.race([this.source.next(), this.interrupted]).catch((error: unknown) => {
+      this.failure = undefined;
+      this.finish();
+      throw error;
+    });
+    if (result.done) {
+      this.finish();
+      return result;
+    }
+    const refusal = this.admit(result.value);
+    if (refusal) {
+      this.cut(refusal);
+      return this.next();
+    }
+    return result;
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    this.finish();
+    await this.source.return?.();
+    return { value: undefined, done: true };
+  }
+
+  private finish() {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.release();
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+}
