@@ -22,6 +22,13 @@ const configSchema = z
       .string()
       .regex(/^sk_[A-Za-z0-9_-]{32,}$/, "must be sk_ followed by 32 or more letters, digits, _ or -")
       .optional(),
+    // Seals the signing keys in the database (src/auth/master-key.ts). 32 bytes: 64 hex digits, or
+    // base64 / base64url (`openssl rand -base64 32`). Unset: generated once into DATA_DIR.
+    SESSIONS_MASTER_KEY: z
+      .string()
+      .trim()
+      .regex(/^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/, "must be 32 bytes: 64 hex digits, or base64 (openssl rand -base64 32)")
+      .optional(),
     REPLICATION_ENABLED: z.enum(["0", "1"]).optional(),
     REPLICATION_SLOT: z.string().regex(/^[a-z0-9_]{1,63}$/, "a slot name is 1-63 of [a-z0-9_]").optional(),
     REPLICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(1_000),

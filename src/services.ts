@@ -1,7 +1,9 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { LiveAccess } from "./auth/live-access.js";
-import { Authenticator } from "./auth/principal.js";
+import { openAuthServices } from "./auth/auth-services.js";
+import type { Authenticator } from "./auth/principal.js";
+import type { SigningKeys } from "./auth/signing-keys.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import { openDatabase } from "./db/open.js";
@@ -39,6 +41,8 @@ export interface Services {
   clickhouse?: ClickHouseClient;
   replication?: ReplicationService;
   authenticator: Authenticator;
+  /** Per-environment token signing keys, sealed with the master key. */
+  signingKeys: SigningKeys;
   sessions: SessionStore;
   sessionsRepository: SessionsRepository;
   store: StreamStore;
@@ -69,6 +73,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     redis.on("error", logError("redis"));
     signals = await RedisSignals.connect(redis, logError("redis signal"));
   }
+  const auth = await openAuthServices(config, db, signals, logger);
 
   let replication: ReplicationService | undefined;
   const metrics = createMetrics(() => replication?.metrics);
@@ -118,7 +123,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     redis,
     clickhouse,
     replication,
-    authenticator: new Authenticator(prisma),
+    authenticator: auth.authenticator,
+    signingKeys: auth.signingKeys,
     sessions,
     sessionsRepository: clickhouse ? new ClickHouseSessionsRepository(clickhouse, sessions) : new PostgresSessionsRepository(prisma),
     store,
@@ -138,6 +144,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       fanout.close();
       sessionWatch.close();
       live.close();
+      await auth.close();
       await signals.close();
       redis?.disconnect();
       await db.close();

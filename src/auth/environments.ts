@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Environment, PrismaClient } from "../generated/prisma/client.js";
-import { generateSecretKey, hashSecretKey, randomToken } from "./secret-keys.js";
+import { findSecretKey, generateSecretKey, hashSecretKey, randomToken, rotateSecretKey } from "./secret-keys.js";
 
 export const DEFAULT_ENVIRONMENT = "default";
 export const slugSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a slug is 1-63 of [a-z0-9-], starting with a letter or digit");
@@ -14,15 +14,23 @@ export async function createEnvironment(prisma: PrismaClient, slug: string, secr
   if (await prisma.environment.findUnique({ where: { slug: parsedSlug } })) {
     throw new EnvironmentExistsError(`environment "${parsedSlug}" already exists`);
   }
+  // Its signing key is made when its first token is minted (SigningKeys.active).
   const environment = await prisma.environment.create({
     data: {
       id: `env_${randomToken(24)}`,
       slug: parsedSlug,
-      secretKeyHash: hashSecretKey(secretKey),
-      jwtSecret: randomToken(64),
+      secretKeys: { create: { keyHash: hashSecretKey(secretKey) } },
     },
   });
   return { environment, secretKey };
+}
+
+export class UnknownEnvironmentError extends Error {}
+
+export async function findEnvironmentBySlug(prisma: PrismaClient, slug: string): Promise<Environment> {
+  const environment = await prisma.environment.findUnique({ where: { slug: slugSchema.parse(slug) } });
+  if (!environment) throw new UnknownEnvironmentError(`no environment "${slug}"`);
+  return environment;
 }
 
 export const listEnvironments = (prisma: PrismaClient) =>
@@ -38,10 +46,12 @@ export async function ensureDefaultEnvironment(
 ): Promise<{ environment: Environment; generatedKey?: string }> {
   const existing = await prisma.environment.findUnique({ where: { slug: DEFAULT_ENVIRONMENT } });
   if (opts.secretKey) {
-    const secretKeyHash = hashSecretKey(opts.secretKey);
     if (!existing) return { environment: (await createEnvironment(prisma, DEFAULT_ENVIRONMENT, opts.secretKey)).environment };
-    if (existing.secretKeyHash === secretKeyHash) return { environment: existing };
-    return { environment: await prisma.environment.update({ where: { id: existing.id }, data: { secretKeyHash } }) };
+    const found = await findSecretKey(prisma, hashSecretKey(opts.secretKey));
+    if (found?.environmentId === existing.id) return { environment: existing };
+    // The variable names the key: any other key of the environment stops, as after a rotation.
+    await rotateSecretKey(prisma, existing.id, { secretKey: opts.secretKey });
+    return { environment: existing };
   }
   if (existing) return { environment: existing };
   const keyFile = join(opts.dataDir, "secret-key");

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { signAccessToken } from "../auth/access-tokens.js";
+import { audit } from "../auth/audit.js";
+import { revokeTokens } from "../auth/revocation.js";
 import { scopeSchema } from "../auth/scopes.js";
+import { randomToken } from "../auth/secret-keys.js";
 import type { Context } from "../context.js";
 import { durationSchema } from "../sessions/validation.js";
 import { environmentId, parseInput } from "./common.js";
@@ -15,9 +18,25 @@ const tokenRequestSchema = z.object({
 
 export async function createPublicAccessToken(ctx: Context, args: { scopes: string[]; expiresIn?: string | null }) {
   const { scopes, expiresIn } = parseInput(tokenRequestSchema, { scopes: args.scopes, expiresIn: args.expiresIn ?? "15m" });
-  const env = await ctx.services.prisma.environment.findUniqueOrThrow({ where: { id: environmentId(ctx) } });
-  // JWT exp has second precision; the reported expiry is the one the token carries.
-  const exp = Math.floor((Date.now() + expiresIn) / 1000);
-  const token = await signAccessToken(env.jwtSecret, { sub: env.id, scopes, exp });
-  return { token, scopes, expiresAt: new Date(exp * 1000) };
+  const envId = environmentId(ctx);
+  const key = await ctx.services.signingKeys.active(envId);
+  const now = Date.now();
+  // iat in milliseconds (see access-tokens.ts); exp in whole seconds, and the reported expiry is the
+  // one the token carries.
+  const exp = Math.floor((now + expiresIn) / 1000);
+  const jti = `tok_${randomToken(24)}`;
+  const token = await signAccessToken(key, { sub: envId, scopes, iat: now / 1000, exp, jti });
+  const expiresAt = new Date(exp * 1000);
+  audit(ctx.services.logger, "token.minted", { environmentId: envId, requestId: ctx.requestId, jti, kid: key.kid, scopes, expiresAt });
+  return { token, scopes, expiresAt };
+}
+
+export async function revokePublicAccessTokens(ctx: Context) {
+  const envId = environmentId(ctx);
+  const before = await revokeTokens(ctx.services.prisma, envId);
+  // This process's cache and live subscriptions at once; the other processes when the signal reaches them.
+  ctx.services.signals.publish({ kind: "revoke", environmentId: envId, before });
+  const revokedBefore = new Date(before);
+  audit(ctx.services.logger, "tokens.revoked", { environmentId: envId, requestId: ctx.requestId, revokedBefore });
+  return { revokedBefore };
 }

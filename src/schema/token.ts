@@ -1,4 +1,3 @@
-import { unavailable } from "../errors.js";
 import * as resolvers from "../resolvers/tokens.js";
 import { builder } from "./builder.js";
 
@@ -33,8 +32,6 @@ builder.mutationField("revokePublicAccessTokens", (t) =>
     description:
       "Needs a secret key. Every public access token of this environment issued before now stops\nworking within 5 seconds, and the subscriptions opened with them end.",
     authScopes: { secretKey: true },
-    resolve: () => {
-      throw unavailable("revokePublicAccessTokens", 11);
-    },
+    resolve: (_root, _args, ctx) => resolvers.revokePublicAccessTokens(ctx),
   }),
 );
