@@ -162,10 +162,11 @@ export const limitsEnvShape = Object.fromEntries(configurable.map(([, spec]) => 
   [K in ConfigurableName as Table[K]["env"]]: z.ZodOptional<Table[K]["schema"]>;
 };
 
-type LimitsEnv = { [K in ConfigurableName as Table[K]["env"]]?: FigureOf<K> };
-
-/** The figures in force: defaults overridden by whatever the configuration set. */
-export function resolveLimits(config: LimitsEnv): Limits {
+/**
+ * The figures in force: defaults overridden by whatever the configuration set. `config` is the
+ * parsed configuration (src/config.ts), whose limit variables were parsed by `limitsEnvShape`.
+ */
+export function resolveLimits(config: object): Limits {
   const resolved: Record<string, unknown> = { ...limits };
   const env = config as Record<string, unknown>;
   for (const [name, spec] of configurable) if (env[spec.env] !== undefined) resolved[name] = env[spec.env];

@@ -15,6 +15,7 @@ import { metricsPlugin } from "./http/metrics-plugin.js";
 import { currentRequestId, requestIdOf, withRequestId } from "./http/request-context.js";
 import { webPages } from "./http/web.js";
 import { limits } from "./limits.js";
+import { inputGuard } from "./input-guard-plugin.js";
 import { sharedSubscriptionResults } from "./realtime/shared-results.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
@@ -83,6 +84,7 @@ export function createApp(services: Services) {
         maxDirectives: { n: 20 },
         blockFieldSuggestion: { enabled: false },
       }),
+      inputGuard,
       contractErrorCodes,
       subscriptionErrorsWithData,
       sharedSubscriptionResults(() => services.metrics.recordsDelivered.inc()),

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCodes } from "../src/errors.js";
+import { limits } from "../src/limits.js";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -72,5 +73,90 @@ describe("bad input sweep", () => {
   it("lost nothing that was stored", async () => {
     const { text } = await post({ query: '{ session(id: "keep") { type out { tailSeqNum records { data } } } }' });
     expect(JSON.parse(text).data.session).toEqual({ type: "keep", out: { tailSeqNum: 1, records: [{ data: "kept" }] } });
+  });
+});
+
+/**
+ * Issue #12, item 6: input that used to reach the database or a recursive JSON walk and come back
+ * as INTERNAL_SERVER_ERROR with a stack logged at error level. Each is the client's mistake:
+ * BAD_USER_INPUT, and nothing at error level in the server's log.
+ */
+describe("bad input that used to be an internal error", () => {
+  let server: TestServer;
+  let key: string;
+  const errorLines: unknown[] = [];
+  beforeAll(async () => {
+    server = await startServer("postgres");
+    key = (await server.newEnvironment()).secretKey;
+    // Every error-level line the service writes, whichever part of it writes one.
+    server.services.logger.error = ((...args: unknown[]) => void errorLines.push(args)) as typeof server.services.logger.error;
+    await post({ query: `mutation { createSession(input: { type: "keep", externalId: "keep" }) { isCached } }` });
+  });
+  afterAll(() => server?.close());
+
+  async function post(body: unknown) {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  const cursor = (ms: number) => Buffer.from(JSON.stringify([ms, "session_x"])).toString("base64url");
+  const many = Array.from({ length: 100_000 }, (_, i) => `t${i}`);
+  const createWith = (input: Record<string, unknown>) => ({
+    query: "mutation($input: CreateSessionInput!) { createSession(input: $input) { isCached } }",
+    variables: { input: { type: "x", ...input } },
+  });
+  const waitpointWith = (input: Record<string, unknown>) => ({
+    query: "mutation($input: CreateWaitpointInput!) { createSessionWaitpoint(input: $input) { waitpoint { id } } }",
+    variables: { input: { session: "keep", io: "IN", timeout: "1h", ...input } },
+  });
+  const listWith = (filter: Record<string, unknown>, after?: string) => ({
+    query: "query($filter: SessionFilter, $after: String) { sessions(filter: $filter, after: $after) { totalCount } }",
+    variables: { filter, after },
+  });
+  const appendData = (data: unknown, idempotencyKey?: string) => ({
+    query: 'mutation($d: JSON!, $k: String) { appendToSession(id: "keep", io: IN, records: [{ data: $d }], idempotencyKey: $k) { lastSeqNum } }',
+    variables: { d: data, k: idempotencyKey },
+  });
+  // The nested value is written as JSON text: building it as an object would overflow the test's own stack.
+  const deep = (n: number) => `{"query": ${JSON.stringify(appendData(0).query)}, "variables": {"d": ${"[".repeat(n)}${"]".repeat(n)}}}`;
+
+  const cases: [string, unknown][] = [
+    ["NUL in externalId", createWith({ externalId: "a\u0000b" })],
+    ["NUL in a tag", createWith({ tags: ["a\u0000b"] })],
+    ["NUL in metadata", createWith({ metadata: { note: "a\u0000b" } })],
+    ["NUL in a metadata key", createWith({ metadata: { "a\u0000b": 1 } })],
+    ["NUL in a waitpoint tag", waitpointWith({ tags: ["a\u0000b"] })],
+    ["NUL in a waitpoint idempotency key", waitpointWith({ idempotencyKey: "a\u0000b" })],
+    ["NUL in an append idempotency key", appendData(1, "a\u0000b")],
+    ["NUL in session(id)", { query: "query($id: ID!) { session(id: $id) { id } }", variables: { id: "a\u0000b" } }],
+    ["NUL in a tag filter", listWith({ tags: ["a\u0000b"] })],
+    ["a lone surrogate in a record", '{"query": ' + JSON.stringify(appendData(0).query) + ', "variables": {"d": {"text": "\\ud800"}}}'],
+    ["a lone surrogate in metadata", '{"query": ' + JSON.stringify(createWith({}).query) + ', "variables": {"input": {"type": "x", "metadata": "\\udc00"}}}'],
+    ["a cursor past the Date range", listWith({}, cursor(8.64e15 + 1))],
+    ["a cursor before the Date range", listWith({}, cursor(-8.64e15 - 1))],
+    ["a period beyond the Date range", listWith({ period: "999999999w" })],
+    ["from in year 0", listWith({ from: "0000-01-01T00:00:00Z" })],
+    ["100k tags in a filter", listWith({ tags: many })],
+    ["100k types in a filter", listWith({ types: many })],
+    ["a JSON variable nested a million deep", deep(1_000_000)],
+    ["a JSON variable nested past the depth limit", deep(limits.jsonDepth + 1)],
+  ];
+
+  it.each(cases)("%s: BAD_USER_INPUT, nothing logged at error level", async (_name, body) => {
+    errorLines.length = 0;
+    const { status, text } = await post(body);
+    expect(status).toBeLessThan(500);
+    const parsed = JSON.parse(text) as { errors?: { message: string; extensions?: { code?: string } }[] };
+    expect(parsed.errors?.map((e) => e.extensions?.code)).toEqual(["BAD_USER_INPUT"]);
+    expect(errorLines).toEqual([]);
+  });
+
+  it("still accepts JSON nested up to the limit", async () => {
+    const { text } = await post(deep(limits.jsonDepth - 1));
+    expect(JSON.parse(text).data.appendToSession.lastSeqNum).toBeGreaterThanOrEqual(0);
   });
 });

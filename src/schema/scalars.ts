@@ -1,5 +1,8 @@
 import { Kind, type ValueNode } from "graphql";
 import { badInput } from "../errors.js";
+import { limits } from "../limits.js";
+import { inDateRange, maxDate, minDate } from "../sessions/date-range.js";
+import { jsonProblem } from "../text.js";
 import { builder } from "./builder.js";
 
 const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
@@ -7,6 +10,7 @@ const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 function parseDateTime(value: unknown): Date {
   const date = typeof value === "string" && rfc3339.test(value) ? new Date(value) : undefined;
   if (!date || Number.isNaN(date.getTime())) throw badInput(`DateTime must be an RFC 3339 string, got ${JSON.stringify(value)}`);
+  if (!inDateRange(date)) throw badInput(`DateTime must be between ${minDate.toISOString()} and ${maxDate.toISOString()}`);
   return date;
 }
 
@@ -50,9 +54,16 @@ function literalToJson(ast: ValueNode, variables: Record<string, unknown> | null
   }
 }
 
+/** Checked as it enters, before anything walks it recursively (JSON.stringify would overflow the stack). */
+function parseJson(value: unknown): unknown {
+  const problem = jsonProblem(value);
+  if (problem) throw badInput(problem);
+  return value;
+}
+
 builder.scalarType("JSON", {
-  description: "Any JSON value.",
+  description: `Any JSON value, nested at most ${limits.jsonDepth} levels deep, its strings valid Unicode.`,
   serialize: (value) => value,
-  parseValue: (value) => value,
-  parseLiteral: (ast, variables) => literalToJson(ast, variables),
+  parseValue: parseJson,
+  parseLiteral: (ast, variables) => parseJson(literalToJson(ast, variables)),
 });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { badInput } from "../errors.js";
 import { decodeCursor, type ListCursor } from "./cursor.js";
+import { inDateRange } from "./date-range.js";
 import { parseDuration } from "./duration.js";
 import { limits } from "./limits.js";
 import type { SessionStatus } from "./status.js";
@@ -67,7 +68,12 @@ export function toListQuery(args: ListArgs, now = new Date()): ListQuery {
     if (ms === undefined) throw badInput(`period must be a duration like "30m", "6h" or "7d"`);
     from = new Date(now.getTime() - ms);
   }
+  if (from && !inDateRange(from)) throw badInput("period reaches back too far");
   if (from && to && from > to) throw badInput("from must not be after to");
+  for (const name of ["types", "tags", "taskIdentifiers", "statuses"] as const) {
+    // Each entry becomes a query parameter: a long list would fail in the database, not here.
+    if ((f[name]?.length ?? 0) > limits.filterListLength) throw badInput(`filter.${name} holds at most ${limits.filterListLength} entries`);
+  }
   const nonEmpty = <T>(xs: T[] | null | undefined) => (xs && xs.length > 0 ? xs : undefined);
   return {
     filter: {

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { SESSION_ID_PREFIX } from "./ids.js";
 import { limits } from "./limits.js";
+import { jsonProblem } from "../text.js";
 import { nameProblem } from "./names.js";
 
 const text = (name: string, max: number) =>
@@ -22,10 +23,17 @@ export const tagsSchema = z
   .max(limits.tagsPerSession, `at most ${limits.tagsPerSession} tags`)
   .transform((tags) => [...new Set(tags)]);
 
-export const metadataSchema = z.unknown().refine(
-  (v) => Buffer.byteLength(JSON.stringify(v) ?? "null") <= limits.metadataBytes,
-  `metadata is at most ${limits.metadataBytes} bytes of JSON`,
-);
+export const metadataSchema = z
+  .unknown()
+  .superRefine((v, ctx) => {
+    // Depth first: JSON.stringify below would overflow the stack on a value nested too deep.
+    // Metadata is jsonb in PostgreSQL whichever store holds records, so NUL is refused too.
+    const problem = jsonProblem(v, { nul: true });
+    if (problem) ctx.addIssue({ code: "custom", message: `metadata: ${problem}` });
+    else if (Buffer.byteLength(JSON.stringify(v) ?? "null") > limits.metadataBytes) {
+      ctx.addIssue({ code: "custom", message: `metadata is at most ${limits.metadataBytes} bytes of JSON` });
+    }
+  });
 
 export const durationSchema = (name: string, maxMs: number) =>
   z
