@@ -26,7 +26,9 @@ export async function openAuthServices(config: Config, db: Database, signals: Si
       "generated the master key that seals signing keys; set SESSIONS_MASTER_KEY (the same on every node) to keep it apart from the data",
     );
   }
-  const signingKeys = await SigningKeys.open(db.prisma, masterKey, logger);
+  const signingKeys = await SigningKeys.open(db.prisma, masterKey, logger, {
+    onNewKey: (environmentId) => signals.publish({ kind: "credentials", environmentId }),
+  });
   const authenticator = new Authenticator(db.prisma, signingKeys, signals);
   const listener =
     config.DATABASE_URL && !config.REDIS_URL

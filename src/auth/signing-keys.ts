@@ -26,6 +26,14 @@ const LEGACY_PREFIX = "plaintext:";
 const sealContext = (environmentId: string, kid: string) => `signing-key:${environmentId}:${kid}`;
 const newKid = () => `kid_${randomToken(20)}`;
 
+export interface SigningKeysOptions {
+  /**
+   * Called when an environment gets its first key on first use, so that caches holding the
+   * environment without it (this node's and others') read it again. Default: nothing.
+   */
+  onNewKey?: (environmentId: string) => void;
+}
+
 /**
  * Per-environment HS256 keys, sealed with the master key in the `signing_keys` table. One is active
  * (new tokens); keys replaced by a rotation still verify the tokens they signed until those can
@@ -36,6 +44,7 @@ export class SigningKeys {
     private prisma: PrismaClient,
     private masterKey: MasterKey,
     private logger: Pick<Logger, "info" | "error">,
+    private onNewKey: (environmentId: string) => void,
   ) {}
 
   /**
@@ -43,8 +52,8 @@ export class SigningKeys {
    * already there, so a node started with the wrong SESSIONS_MASTER_KEY says so in its log at once
    * rather than refusing every token quietly.
    */
-  static async open(prisma: PrismaClient, masterKey: MasterKey, logger: Pick<Logger, "info" | "error">): Promise<SigningKeys> {
-    const keys = new SigningKeys(prisma, masterKey, logger);
+  static async open(prisma: PrismaClient, masterKey: MasterKey, logger: Pick<Logger, "info" | "error">, options: SigningKeysOptions = {}): Promise<SigningKeys> {
+    const keys = new SigningKeys(prisma, masterKey, logger, options.onNewKey ?? (() => {}));
     const sealed = await keys.sealLegacyKeys();
     if (sealed > 0) logger.info({ sealed, masterKey: masterKey.fingerprint }, "sealed plaintext signing keys with the master key");
     const sample = await prisma.signingKey.findFirst({ where: { NOT: { sealedKey: { startsWith: LEGACY_PREFIX } } }, orderBy: { createdAt: "desc" } });
@@ -64,7 +73,8 @@ export class SigningKeys {
     let row = await this.prisma.signingKey.findFirst({ where: { environmentId, acceptUntil: null } });
     if (!row) {
       // Two nodes may get here at once: the partial unique index keeps one of their keys.
-      await this.prisma.signingKey.createMany({ data: [this.newRow(environmentId)], skipDuplicates: true });
+      const { count } = await this.prisma.signingKey.createMany({ data: [this.newRow(environmentId)], skipDuplicates: true });
+      if (count > 0) this.onNewKey(environmentId);
       row = await this.prisma.signingKey.findFirstOrThrow({ where: { environmentId, acceptUntil: null } });
     }
     return this.open(row);
