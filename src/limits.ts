@@ -21,7 +21,7 @@ interface FixedLimit {
   what: string;
   value: number;
   /** How `value` reads in the README. */
-  unit: "characters" | "bytes" | "entries" | "records" | "ms" | "levels" | "tags" | "scopes" | "sessions" | "waitpoints";
+  unit: "characters" | "bytes" | "entries" | "records" | "ms" | "levels" | "tags" | "scopes" | "sessions" | "waitpoints" | "connections" | "subscriptions" | "reservations" | "cost";
   error: LimitError;
 }
 
@@ -116,6 +116,64 @@ export const limitTable = {
   waitpointTimeoutMs: { what: "waitpoint `timeout`", value: 7 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
   tokenLifetimeMs: { what: "public access token `expiresIn` (default 15m)", value: 30 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
   scopesPerToken: { what: "scopes per public access token", value: 100, unit: "scopes", error: "BAD_USER_INPUT" },
+  // Live delivery, connections and reads (src/realtime/outbox.ts, src/http/ws-guard.ts, src/http/sse-guard.ts, src/http/answer-budget.ts)
+  subscriberBufferBytes: { what: "bytes of records waiting for one subscriber (further behind: disconnected)", value: 16 * MiB, unit: "bytes", error: "RATE_LIMITED" },
+  connectionBufferBytes: { what: "bytes waiting in one connection's write buffer (WebSocket `bufferedAmount`, SSE response) before deliveries wait", value: 8 * MiB, unit: "bytes", error: "none" },
+  stalledConnectionMs: { what: "a connection whose write buffer does not drain for this long is closed", value: 60_000, unit: "ms", error: "RATE_LIMITED" },
+  sseKeepAliveMs: { what: "TCP keep-alive probes on an idle event stream start after (graphql-sse also writes a comment every 12s)", value: 30_000, unit: "ms", error: "none" },
+  replayBatchBytes: { what: "worst-case bytes of one catch-up read (records per read = this / the largest record)", value: 16 * MiB, unit: "bytes", error: "none" },
+  answerBytes: { what: "records in one query or mutation answer, as JSON (refused while reading, before the answer is built)", value: 32 * MiB, unit: "bytes", error: "PAYLOAD_TOO_LARGE" },
+  listCost: { what: "weighted cost of an operation: each field 1, a list field's selection times its `limit`/`first`/`last`", value: 5_000, unit: "cost", error: "BAD_USER_INPUT" },
+  sseReservationTtlMs: { what: "an SSE reservation (`PUT /graphql/stream`) not connected within this is dropped", value: 30_000, unit: "ms", error: "none" },
+  sseReservationsPerToken: { what: "open SSE reservations per credential (needs one: 401 without)", value: 10, unit: "reservations", error: "RATE_LIMITED" },
+  subscriptionsPerConnection: {
+    what: "subscriptions on one WebSocket",
+    env: "LIMIT_SUBSCRIPTIONS_PER_CONNECTION",
+    value: 200,
+    unit: "subscriptions",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
+  subscriptionsPerToken: {
+    what: "open subscriptions per public access token",
+    env: "LIMIT_SUBSCRIPTIONS_PER_TOKEN",
+    value: 500,
+    unit: "subscriptions",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
+  subscriptionsPerSecretKey: {
+    what: "open subscriptions per secret key",
+    env: "LIMIT_SUBSCRIPTIONS_PER_SECRET_KEY",
+    value: null,
+    unit: "subscriptions",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
+  connectionsPerToken: {
+    what: "open WebSockets and event streams per public access token",
+    env: "LIMIT_CONNECTIONS_PER_TOKEN",
+    value: 50,
+    unit: "connections",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
+  connectionsPerSecretKey: {
+    what: "open WebSockets and event streams per secret key",
+    env: "LIMIT_CONNECTIONS_PER_SECRET_KEY",
+    value: null,
+    unit: "connections",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
+  connectionsPerIp: {
+    what: "open WebSockets and event streams per client IP (WebSockets over it are closed with 1013)",
+    env: "LIMIT_CONNECTIONS_PER_IP",
+    value: 4_096,
+    unit: "connections",
+    error: "RATE_LIMITED",
+    schema: capSchema,
+  },
   // HTTP
   requestBodyBytes: { what: "request body (with `Content-Length`; a chunked body gets 411)", value: 4 * MiB, unit: "bytes", error: "HTTP 413" },
   // Rate limits and quotas (configurable)
@@ -182,6 +240,15 @@ export type RefusalReason =
   | "secret_key_mutations"
   | "secret_key_subscribes"
   | "pending_waitpoints"
+  | "subscriber_buffer"
+  | "stalled_connection"
+  | "subscriptions_per_connection"
+  | "subscriptions_per_token"
+  | "connections_per_token"
+  | "connections_per_ip"
+  | "sse_reservations"
+  | "answer_bytes"
+  | "list_cost"
   | (string & {});
 
 function formatFigure(value: number | Rate | null, unit: FixedLimit["unit"]): string {

@@ -1,13 +1,28 @@
 import { ApiError } from "../errors.js";
+import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
+import { recordBytes } from "./record-encoding.js";
 import type { Signals } from "./signals.js";
 import type { AppendAck, ChannelKey, StoredRecord, StreamStore } from "./stream-store.js";
 
 export interface FanoutOptions {
   /** Records a subscriber may have waiting before it is cut off as too slow. */
   subscriberBuffer: number;
-  /** Records read from the store at a time, for replay and for following. */
+  /** Records read from the store at a time, for replay and for following (see replayBatchBytes too). */
   readBatch: number;
+  /**
+   * Bytes of records (their shared JSON, see recordBytes) a subscriber may have waiting before it
+   * is cut off as too slow. Default: limits.subscriberBufferBytes (16 MiB).
+   */
+  subscriberBufferBytes?: number;
+  /**
+   * What one read from the store may hold at worst: a read asks for at most this divided by the
+   * largest record a channel can hold. Default: limits.replayBatchBytes (16 MiB), so 16 records of
+   * up to 1 MiB.
+   */
+  replayBatchBytes?: number;
+  /** The largest record a channel can hold, in bytes. Default: limits.recordBytes (1 MiB). */
+  recordBytesMax?: number;
 }
 
 interface Subscriber {
@@ -179,6 +194,9 @@ function deliver(sub: Subscriber, records: StoredRecord[]) {
 export class ChannelFanout {
   private followers = new Map<string, Promise<Follower>>();
   private unsubscribe: () => void;
+  /** Records per read from the store: readBatch, fewer when that many could exceed replayBatchBytes. */
+  private readBatch: number;
+  private subscriberBytes: number;
 
   constructor(
     private store: StreamStore,
@@ -186,6 +204,10 @@ export class ChannelFanout {
     private options: FanoutOptions,
     private onError: (error: unknown) => void,
   ) {
+    const worstRecord = options.recordBytesMax ?? limits.recordBytes;
+    // Sizes are only known once read, so a batch is sized for records of the largest size.
+    this.readBatch = Math.max(1, Math.min(options.readBatch, Math.floor((options.replayBatchBytes ?? limits.replayBatchBytes) / worstRecord)));
+    this.subscriberBytes = options.subscriberBufferBytes ?? limits.subscriberBufferBytes;
     this.unsubscribe = signals.subscribe((signal) => {
       if (signal.kind === "append") {
         void this.followers.get(channelId(signal))?.then((f) => f.onTail(signal.tail));
@@ -227,6 +249,8 @@ export class ChannelFanout {
         this.options.subscriberBuffer,
         () => new ApiError("RATE_LIMITED", "subscriber too slow: it fell too far behind the channel and was disconnected"),
         () => follower && this.detach(id, follower, sub),
+        // Counted from the record's one shared encoding: no per-subscriber work.
+        { maxBytes: this.subscriberBytes, sizeOf: recordBytes },
       ),
     };
     void (async () => {
@@ -258,8 +282,8 @@ export class ChannelFanout {
   private async replay(channel: ChannelKey, sub: Subscriber, until: number) {
     if (sub.next < 0) sub.next = await this.store.tail(channel);
     while (sub.next < until && !sub.queue.closed) {
-      await sub.queue.drained(Math.floor(this.options.subscriberBuffer / 2));
-      const limit = Math.min(this.options.readBatch, until - sub.next);
+      await sub.queue.drained(Math.floor(this.options.subscriberBuffer / 2), Math.floor(this.subscriberBytes / 2));
+      const limit = Math.min(this.readBatch, until - sub.next);
       const records = await this.store.read(channel, sub.next, limit);
       if (records.length === 0) break;
       deliver(sub, records);
@@ -273,7 +297,7 @@ export class ChannelFanout {
     if (!follower) {
       follower = this.store
         .tail(channel)
-        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.onError));
+        .then((tail) => new Follower(this.store, channel, tail, this.readBatch, this.onError));
       follower.catch(() => this.followers.delete(id));
       this.followers.set(id, follower);
     }

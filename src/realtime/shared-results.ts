@@ -1,5 +1,14 @@
 import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
 import { mapAsyncIterator, type Plugin } from "graphql-yoga";
+import { encodeResultData } from "./record-encoding.js";
+import type { StoredRecord } from "./stream-store.js";
+
+const isRecord = (payload: object): payload is StoredRecord => "seqNum" in payload && "data" in payload;
+
+function encoded(result: ExecutionResult, record: StoredRecord | undefined) {
+  if (result.data && !result.errors) encodeResultData(result.data, record);
+  return result;
+}
 
 /** Marks a subscription root field whose event results are the same for every viewer. */
 export const sharedResults = { sharedResults: true } as const;
@@ -10,6 +19,8 @@ export const sharedResults = { sharedResults: true } as const;
  * document and variables, and each further subscriber asking the same gets that result: with a
  * thousand subscribers, one execution instead of a thousand. Auth is checked when each one
  * subscribes; a marked field must not resolve anything that depends on who is asking.
+ * Each shared result's `data` is also encoded once (encodeResultData, splicing in the record's own
+ * JSON): the byte budgets count it, and WebSockets send it, without encoding it per subscriber.
  */
 export function sharedSubscriptionResults(onDelivered: () => void): Plugin {
   const results = new WeakMap<object, WeakMap<DocumentNode, Map<string, ExecutionResult | Promise<ExecutionResult>>>>();
@@ -21,7 +32,12 @@ export function sharedSubscriptionResults(onDelivered: () => void): Plugin {
     let byKey = byDocument.get(args.document);
     if (!byKey) byDocument.set(args.document, (byKey = new Map()));
     let result = byKey.get(key);
-    if (!result) byKey.set(key, (result = execute({ ...args, rootValue: payload })));
+    if (!result) {
+      const executed = execute({ ...args, rootValue: payload });
+      const record = isRecord(payload) ? payload : undefined;
+      result = "then" in executed ? executed.then((r) => encoded(r, record)) : encoded(executed, record);
+      byKey.set(key, result);
+    }
     return result;
   };
   return {
