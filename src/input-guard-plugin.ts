@@ -75,7 +75,8 @@ export function textArgumentsProblem(
   return found;
 }
 
-const refusal = (problem: string): ExecutionResult => ({ errors: [badInput(problem)] });
+// data: null, as subscriptionErrorsWithData gives refused subscriptions: graphql-sse needs the key.
+const refusal = (problem: string): ExecutionResult => ({ data: null, errors: [badInput(problem)] });
 
 /**
  * Refuses, before any resolver runs, a String or ID argument that PostgreSQL cannot store (the

@@ -16,6 +16,7 @@ import { currentRequestId, requestIdOf, withRequestId } from "./http/request-con
 import { webPages } from "./http/web.js";
 import { limits } from "./limits.js";
 import { inputGuard } from "./input-guard-plugin.js";
+import { rateLimit } from "./rate-limit/plugin.js";
 import { sharedSubscriptionResults } from "./realtime/shared-results.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
@@ -84,6 +85,7 @@ export function createApp(services: Services) {
         maxDirectives: { n: 20 },
         blockFieldSuggestion: { enabled: false },
       }),
+      rateLimit(services),
       inputGuard,
       contractErrorCodes,
       subscriptionErrorsWithData,
@@ -104,7 +106,7 @@ export function createApp(services: Services) {
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams, params });
+        const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams, params, req: ctx.extra.request });
         const document = enveloped.parse(params.query);
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
