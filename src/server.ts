@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
@@ -9,14 +9,20 @@ import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createContext, type Context } from "./context.js";
 import { contractErrorCodes, errorMasking, subscriptionErrorsWithData } from "./errors-plugin.js";
+import { answerLimits } from "./http/answer-budget.js";
 import { refuseBody } from "./http/body-limit.js";
 import { healthz } from "./http/healthz.js";
 import { metricsPlugin } from "./http/metrics-plugin.js";
 import { currentRequestId, requestIdOf, withRequestId } from "./http/request-context.js";
+import { guardEventStreams } from "./http/sse-guard.js";
 import { webPages } from "./http/web.js";
+import { guardWebSockets } from "./http/ws-guard.js";
 import { limits } from "./limits.js";
 import { inputGuard } from "./input-guard-plugin.js";
 import { rateLimit } from "./rate-limit/plugin.js";
+import { CountedCaps } from "./realtime/counted-caps.js";
+import { deliveryLimits } from "./realtime/delivery-limits.js";
+import { bindConnection } from "./realtime/outbox.js";
 import { sharedSubscriptionResults } from "./realtime/shared-results.js";
 import { schema } from "./schema/index.js";
 import type { Services } from "./services.js";
@@ -29,6 +35,10 @@ const WS_PING_MS = 15_000;
 interface InitialContext {
   request?: Request;
   connectionParams?: Record<string, unknown>;
+  /** The node response of an HTTP request (yoga's server context). */
+  res?: ServerResponse;
+  /** The WebSocket a graphql-ws operation came on. */
+  socket?: unknown;
 }
 
 const graphiqlQuery = `# Create a session, append to its "in" channel, and watch it live in another tab:
@@ -45,6 +55,17 @@ mutation Say {
 
 export function createApp(services: Services) {
   const masking = errorMasking(services.logger);
+  // Connections and subscriptions held open, per address and per credential, across both transports.
+  const caps = new CountedCaps();
+  const guardOptions = { limits: services.limits, refusals: services.refusals, authenticator: services.authenticator, caps };
+  const sse = guardEventStreams({
+    ...guardOptions,
+    async dropReservation(token) {
+      // graphql-sse forgets a reservation once its stream has come and gone: connect, then cancel.
+      const response = await yoga.fetch(`http://localhost${SSE_PATH}`, { headers: { accept: "text/event-stream", "x-graphql-event-stream-token": token } });
+      await response.body?.cancel();
+    },
+  });
   const yoga = createYoga<InitialContext, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -70,13 +91,16 @@ export function createApp(services: Services) {
         initial.request?.headers.get("authorization") ??
         (typeof initial.connectionParams?.authorization === "string" ? initial.connectionParams.authorization : undefined);
       const requestId = currentRequestId() ?? randomUUID();
-      return createContext(services, authorization, requestId);
+      const context = await createContext(services, authorization, requestId);
+      // The connection its results go out on (byte budget, subscription caps), when it has one.
+      bindConnection(context, initial.socket ? ws.connectionOf(initial.socket) : sse.connectionOf(currentRequestId(), initial.request), authorization);
+      return context;
     },
     plugins: [
       healthz(services),
       metricsPlugin(services.metrics),
       webPages(),
-      useGraphQLSSE({ endpoint: SSE_PATH }),
+      useGraphQLSSE({ endpoint: SSE_PATH, authenticate: (req) => sse.authenticate(req, currentRequestId()) }),
       EnvelopArmorPlugin({
         maxDepth: { n: 10 },
         costLimit: { maxCost: 5_000 },
@@ -86,6 +110,13 @@ export function createApp(services: Services) {
         blockFieldSuggestion: { enabled: false },
       }),
       rateLimit(services),
+      answerLimits({
+        answerBytes: services.limits.answerBytes,
+        maxCost: services.limits.listCost,
+        recordBytesMax: services.limits.recordBytes,
+        refusals: services.refusals,
+      }),
+      deliveryLimits({ limits: services.limits, refusals: services.refusals, caps }),
       inputGuard,
       contractErrorCodes,
       subscriptionErrorsWithData,
@@ -97,16 +128,21 @@ export function createApp(services: Services) {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     if (refuseBody(req, res, MAX_BODY_BYTES)) return;
+    if (req.url?.startsWith(SSE_PATH) && sse.track(requestId, req, res)) return;
     withRequestId(requestId, () => void yoga(req, res));
   });
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
+  const ws = guardWebSockets(wss, guardOptions);
   const wsServer = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {
       // The enveloped execute/subscribe carry yoga's plugins (masking, limits) onto WebSocket too.
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      // An authenticated connection_init first (4401/4403 otherwise), counted per credential.
+      onConnect: (ctx) => ws.onConnect(ctx as Parameters<typeof ws.onConnect>[0]),
+      jsonMessageReplacer: ws.replacer,
       onSubscribe: async (ctx, _id, params) => {
-        const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams, params, req: ctx.extra.request });
+        const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams, params, req: ctx.extra.request, socket: (ctx.extra as { socket?: unknown }).socket });
         const document = enveloped.parse(params.query);
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
