@@ -37,6 +37,8 @@ const configSchema = z
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     // The configurable limits (rate limits, quotas): their variables and defaults live in src/limits.ts.
     ...limitsEnvShape,
+    /** Time between housekeeping sweeps (expired idempotency keys, old finished waitpoints). */
+    HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   })
   .refine((c) => !c.S2_ACCESS_TOKEN === !c.S2_BASIN, {
     message: "S2_ACCESS_TOKEN and S2_BASIN must be set together",

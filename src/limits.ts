@@ -69,7 +69,7 @@ const capSchema = z
   });
 
 /** A duration like "7d" (see parseDuration). */
-const durationMsSchema = z.string().transform((text, ctx): number | null => {
+const durationMsSchema = z.string().transform((text, ctx): number => {
   const ms = parseDuration(text);
   if (ms === undefined) {
     ctx.addIssue({ code: "custom", message: `a duration like "30m", "6h" or "7d"` });

@@ -21,6 +21,7 @@ import type { StreamStore } from "./realtime/stream-store.js";
 import { createMetrics, type Metrics } from "./http/metrics.js";
 import { limits, resolveLimits, type Limits } from "./limits.js";
 import { Refusals } from "./refusals.js";
+import { createHousekeeping, type Housekeeping } from "./housekeeping/index.js";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { migrateClickHouse, openClickHouse } from "./db/clickhouse.js";
 import { createReplication } from "./replication/create-replication.js";
@@ -58,6 +59,8 @@ export interface Services {
   limits: Limits;
   /** Where every refusal by a limit is recorded (metric and throttled warn line). */
   refusals: Refusals;
+  /** Scheduled purges: expired idempotency keys, old finished waitpoints. */
+  housekeeping: Housekeeping;
   close(): Promise<void>;
 }
 
@@ -102,6 +105,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
   await waitpoints.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
+  const housekeeping = createHousekeeping(config, db, redis, logger, resolveLimits(config));
+  housekeeping.start();
   const live = new LiveAccess(signals, (id) => sessions.byId(id), logError("live access check"));
 
   let clickhouse: ClickHouseClient | undefined;
@@ -136,6 +141,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     waitpoints,
     limits: resolveLimits(config),
     refusals: new Refusals({ counter: metrics.limitRefusals, logger }),
+    housekeeping,
     async close() {
       // Replication first: it flushes and acknowledges what it holds before the connections go.
       await replication?.stop();
@@ -147,6 +153,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       await auth.close();
       await signals.close();
       redis?.disconnect();
+      await housekeeping.stop();
       await db.close();
     },
   };

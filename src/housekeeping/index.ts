@@ -1,0 +1,32 @@
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Config } from "../config.js";
+import type { Database } from "../db/database.js";
+import type { Limits } from "../limits.js";
+import { PostgresLeaderLock, RedisLeaderLock } from "../replication/leader-lock.js";
+import { Housekeeping } from "./housekeeping.js";
+import { expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
+
+export { Housekeeping, type SweepTask } from "./housekeeping.js";
+
+/**
+ * The service's housekeeping: expired idempotency keys and old finished waitpoints. With Redis a
+ * lease as long as the period lets one node sweep per period; with PostgreSQL alone a session
+ * advisory lock lets one node sweep at a time; the embedded default is one process.
+ */
+export function createHousekeeping(config: Config, db: Database, redis: Redis | undefined, logger: Logger, limits: Limits) {
+  const intervalMs = config.HOUSEKEEPING_INTERVAL_MS;
+  const lock = redis
+    ? new RedisLeaderLock(redis, "sessions:housekeeping:leader", intervalMs)
+    : config.DATABASE_URL
+      ? new PostgresLeaderLock(config.DATABASE_URL, 727_003)
+      : undefined;
+  return new Housekeeping({
+    sql: db.sql,
+    logger,
+    lock,
+    releaseLock: !redis,
+    intervalMs,
+    tasks: [expiredAppendKeys(limits.idempotencyKeyTtlMs), finishedWaitpoints(limits.finishedWaitpointRetentionMs)],
+  });
+}
