@@ -130,3 +130,22 @@ describe("rate limits in Redis hold across nodes", () => {
     expect((await gql(TAIL, { id: "both" })).data!.session.in.tailSeqNum).toBe(4);
   });
 });
+
+describe("pending waitpoints per channel", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("pglite", { WAITPOINTS_PENDING_PER_CHANNEL: "2" });
+  });
+  afterAll(() => server?.close());
+
+  it("refuses a waitpoint past the cap with RATE_LIMITED, per channel", async () => {
+    const { gql } = await server.newEnvironment();
+    await gql(`mutation { createSession(input: { type: "chat", externalId: "waiting" }) { isCached } }`);
+    const create = (io: string) =>
+      gql(`mutation($io: SessionIO!) { createSessionWaitpoint(input: { session: "waiting", io: $io, timeout: "7d" }) { waitpoint { id } } }`, { io });
+    const answers = [];
+    for (const io of ["IN", "IN", "IN", "OUT"]) answers.push(codes(await create(io))[0] ?? "OK");
+    expect(answers).toEqual(["OK", "OK", "RATE_LIMITED", "OK"]);
+    expect(await refusals(server, "pending_waitpoints")).toBe(1);
+  });
+});

@@ -9,6 +9,7 @@ import { environmentId, liveCaller, parseInput } from "./common.js";
 import { readableSession, requireSession } from "./sessions.js";
 
 import { limits } from "../limits.js";
+import { assertPendingWaitpointRoom } from "../quotas.js";
 const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
 
 const createWaitpointSchema = z.object({
@@ -27,6 +28,7 @@ const createWaitpointSchema = z.object({
 export async function createSessionWaitpoint(ctx: Context, input: z.input<typeof createWaitpointSchema>) {
   const parsed = parseInput(createWaitpointSchema, input);
   const session = await requireSession(ctx, parsed.session);
+  await assertPendingWaitpointRoom(ctx.services, session.id, parsed.io);
   return ctx.services.waitpoints.create(session, {
     io: parsed.io,
     afterSeqNum: parsed.afterSeqNum ?? undefined,
