@@ -25,6 +25,21 @@ interface Cuttable {
   return(): Promise<unknown>;
 }
 
+/**
+ * The last event of a subscription whose rights ended. It is resolved like any event, into a
+ * result whose error is this one (see `admitted`), so every transport delivers it the same way
+ * before the stream completes.
+ */
+export class LiveRefusal {
+  constructor(readonly error: ApiError) {}
+}
+
+/** For a guarded field's resolver: the event itself, or the refusal that ends the stream, thrown. */
+export function admitted<T>(event: T | LiveRefusal): T {
+  if (event instanceof LiveRefusal) throw event.error;
+  return event;
+}
+
 /** setTimeout's longest delay; tokens may live longer (up to 30 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -49,7 +64,7 @@ export class LiveAccess {
   }
 
   /** `source`, ended with UNAUTHENTICATED, FORBIDDEN or NOT_FOUND as soon as the caller may no longer read the session. */
-  guard<T>(caller: LiveCaller, source: AsyncIterator<T>, options: GuardOptions<T>): AsyncIterableIterator<T> {
+  guard<T>(caller: LiveCaller, source: AsyncIterator<T>, options: GuardOptions<T>): AsyncIterableIterator<T | LiveRefusal> {
     const { environmentId, grants } = caller.principal;
     const guard: Guard<T> = new Guard(source, caller, options, () => {
       remove(this.byEnvironment, environmentId, guard);
@@ -112,7 +127,7 @@ function remove<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
 }
 
 /** One guarded subscription: its source's events, until its caller's rights end. */
-class Guard<T> implements AsyncIterableIterator<T>, Cuttable {
+class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
   private failure: ApiError | undefined;
   private ended = false;
   private timer: NodeJS.Timeout | undefined;
@@ -138,7 +153,7 @@ class Guard<T> implements AsyncIterableIterator<T>, Cuttable {
     this.timer.unref();
   }
 
-  /** Ends the subscription with `error`: the read in flight, or else the next one, fails with it. */
+  /** Ends the subscription with `error`: the read in flight, or else the next one, answers with it. */
   cut(error: ApiError) {
     if (this.ended) return;
     this.failure = error;
@@ -147,7 +162,7 @@ class Guard<T> implements AsyncIterableIterator<T>, Cuttable {
     void this.source.return?.();
   }
 
-  /** The event, if the caller may still see it. */
+  /** A refusal, if the caller may no longer see this event. */
   private admit(event: T): ApiError | undefined {
     const { credential, grants } = this.caller.principal;
     if (credential.kind === "token" && Date.now() >= credential.expiresAt) return unauthenticated("access token expired");
@@ -156,19 +171,14 @@ class Guard<T> implements AsyncIterableIterator<T>, Cuttable {
     return undefined;
   }
 
-  async next(): Promise<IteratorResult<T>> {
-    if (this.failure) {
-      const failure = this.failure;
-      // Reported once; after that the subscription is simply over.
-      this.failure = undefined;
-      throw failure;
-    }
-    if (this.ended) return { value: undefined, done: true };
+  async next(): Promise<IteratorResult<T | LiveRefusal>> {
+    if (this.ended) return this.refusal();
     const result = await Promise.race([this.source.next(), this.interrupted]).catch((error: unknown) => {
-      this.failure = undefined;
+      if (this.failure) return undefined;
       this.finish();
       throw error;
     });
+    if (!result) return this.refusal();
     if (result.done) {
       this.finish();
       return result;
@@ -176,12 +186,19 @@ class Guard<T> implements AsyncIterableIterator<T>, Cuttable {
     const refusal = this.admit(result.value);
     if (refusal) {
       this.cut(refusal);
-      return this.next();
+      return this.refusal();
     }
     return result;
   }
 
-  async return(): Promise<IteratorResult<T>> {
+  /** The refusal as the stream's last event, once; then the stream is over. */
+  private refusal(): IteratorResult<T | LiveRefusal> {
+    const failure = this.failure;
+    this.failure = undefined;
+    return failure ? { value: new LiveRefusal(failure), done: false } : { value: undefined, done: true };
+  }
+
+  async return(): Promise<IteratorResult<T | LiveRefusal>> {
     this.finish();
     await this.source.return?.();
     return { value: undefined, done: true };

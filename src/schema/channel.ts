@@ -1,3 +1,4 @@
+import { admitted } from "../auth/live-access.js";
 import { unavailable } from "../errors.js";
 import * as resolvers from "../resolvers/channels.js";
 import type { Session } from "../sessions/session-store.js";
@@ -123,7 +124,7 @@ builder.subscriptionFields((t) => ({
     },
     authScopes: (_root, args) => ({ session: { action: "read", session: args.id } }),
     subscribe: (_root, args, ctx) => resolvers.subscribeRecords(ctx, args),
-    resolve: (record) => record,
+    resolve: admitted,
     // Every subscriber of a channel sees the same records: one execution per record serves them all.
     extensions: sharedResults,
   }),

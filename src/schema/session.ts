@@ -1,3 +1,4 @@
+import { admitted } from "../auth/live-access.js";
 import { unavailable } from "../errors.js";
 import type { Session } from "../sessions/session-store.js";
 import { sessionStatus } from "../sessions/status.js";
@@ -182,6 +183,6 @@ builder.subscriptionFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ session: { action: "read", session: args.id } }),
     subscribe: (_root, args, ctx) => resolvers.watchSession(ctx, args.id),
-    resolve: (session) => session,
+    resolve: admitted,
   }),
 }));

@@ -1,3 +1,4 @@
+import { admitted } from "../auth/live-access.js";
 import { unavailable } from "../errors.js";
 import * as resolvers from "../resolvers/waitpoints.js";
 import { waitpointStatus, type Waitpoint } from "../realtime/waitpoints/waitpoint-service.js";
@@ -124,6 +125,6 @@ builder.subscriptionField("waitpointChanged", (t) =>
     args: { id: t.arg.id({ required: true }) },
     authScopes: { authenticated: true },
     subscribe: (_root, args, ctx) => resolvers.watchWaitpoint(ctx, args.id),
-    resolve: (w) => w,
+    resolve: admitted,
   }),
 );

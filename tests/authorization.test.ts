@@ -1,0 +1,268 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backendEnv, backendNames } from "./helpers/backends.js";
+import { subscribe, transports, type Received } from "./helpers/clients.js";
+import { startS2Double } from "./helpers/s2-double.js";
+import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+
+/**
+ * The holes of issue #11, each reproduced as a hostile client holding a public token would try
+ * it. Every test here failed on the code before the fix.
+ */
+const CREATE = `mutation($e: String) { createSession(input: { type: "chat", externalId: $e }) { isCached session { id externalId metadata } } }`;
+const UPDATE = `mutation($id: ID!, $input: UpdateSessionInput!) { updateSession(id: $id, input: $input) { id externalId metadata } }`;
+const CLOSE = `mutation($id: ID!) { closeSession(id: $id) { id status } }`;
+const GET = `query($id: ID!) { session(id: $id) { id externalId tags metadata status closedAt } }`;
+const APPEND = `mutation($id: ID!, $key: String) { appendToSession(id: $id, io: IN, records: [{ data: "hi" }], idempotencyKey: $key) { lastSeqNum } }`;
+const WAIT = `mutation($id: ID!) { createSessionWaitpoint(input: { session: $id, timeout: "1h" }) { waitpoint { id status } } }`;
+const RECORDS = `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum data } }`;
+const CHANGED = `subscription($id: ID!) { sessionChanged(id: $id) { externalId status } }`;
+const WAITPOINT_CHANGED = `subscription($id: ID!) { waitpointChanged(id: $id) { id status } }`;
+
+/** A token of the environment that `admin` (a secret key's client) belongs to. */
+const mint = async (admin: Gql, scopes: string[], expiresIn = "15m") => {
+  const r = await admin(`mutation($s: [String!]!, $e: String) { createPublicAccessToken(scopes: $s, expiresIn: $e) { token } }`, { s: scopes, e: expiresIn });
+  expect(r.errors).toBeUndefined();
+  return r.data!.createPublicAccessToken.token as string;
+};
+
+/** Resolves with the codes a subscription ended with, once it has ended. */
+const endCodes = async (sub: Received<unknown>) => {
+  await sub.done;
+  return sub.errors.map((e) => (e as { extensions?: { code?: string } }).extensions?.code);
+};
+
+describe.each(backendNames)("authorization on %s", (backend) => {
+  let server: TestServer;
+  let admin: Gql;
+  const as = (token: string) => gqlClient(server.url, token);
+
+  beforeAll(async () => {
+    server = await startServer(backend);
+    admin = (await server.newEnvironment()).gql;
+  });
+  afterAll(() => server?.close());
+
+  it("1. refuses a rename to a name the token does not hold, and commits nothing", async () => {
+    const mallory = as(await mint(admin, ["write:sessions:user-mallory"]));
+    const mine = (await mallory(CREATE, { e: "user-mallory" })).data!.createSession.session;
+    const malloryAdmin = as(await mint(admin, ["admin:sessions:user-mallory"]));
+    for (const client of [mallory, malloryAdmin]) {
+      const r = await client(UPDATE, { id: "user-mallory", input: { externalId: "user-alice", metadata: { planted: true } } });
+      expect(codes(r)).toEqual(["FORBIDDEN"]);
+    }
+    // Nothing was committed: the session keeps its name and metadata, and Alice's name is free.
+    expect((await admin(GET, { id: mine.id })).data!.session).toMatchObject({ externalId: "user-mallory", metadata: null });
+    const alice = as(await mint(admin, ["write:sessions:user-alice"]));
+    expect((await alice(CREATE, { e: "user-alice" })).data!.createSession).toMatchObject({ isCached: false, session: { metadata: null } });
+  });
+
+  it("1. keeps a name-scoped token from shedding its name to create sessions without end", async () => {
+    const owner = as(await mint(admin, ["admin:sessions:loop"]));
+    const { id } = (await owner(CREATE, { e: "loop" })).data!.createSession.session;
+    expect(codes(await owner(UPDATE, { id: "loop", input: { externalId: null } }))).toEqual(["FORBIDDEN"]);
+    expect((await admin(GET, { id })).data!.session.externalId).toBe("loop");
+    // Admin over the session by its friendly id keeps covering it without a name.
+    const byId = as(await mint(admin, [`admin:sessions:${id}`]));
+    expect((await byId(UPDATE, { id, input: { externalId: null } })).data!.updateSession).toMatchObject({ id, externalId: null });
+  });
+
+  it("1. lets admin rename to a name it holds, and a secret key clear a name (externalId: null)", async () => {
+    const both = as(await mint(admin, ["admin:sessions:old-name", "admin:sessions:new-name"]));
+    const { id } = (await both(CREATE, { e: "old-name" })).data!.createSession.session;
+    expect((await both(UPDATE, { id: "old-name", input: { externalId: "new-name" } })).data!.updateSession.externalId).toBe("new-name");
+    expect((await admin(UPDATE, { id, input: { externalId: null } })).data!.updateSession.externalId).toBeNull();
+    expect((await admin(GET, { id: "new-name" })).data!.session).toBeNull();
+  });
+
+  it("3. gives write append and waitpoints, but not update or close", async () => {
+    const { id } = (await admin(CREATE, { e: "w-only" })).data!.createSession.session;
+    const writer = as(await mint(admin, ["write:sessions:w-only"]));
+    expect((await writer(APPEND, { id: "w-only" })).errors).toBeUndefined();
+    expect((await writer(WAIT, { id: "w-only" })).errors).toBeUndefined();
+    expect(codes(await writer(UPDATE, { id: "w-only", input: { tags: ["x"] } }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await writer(CLOSE, { id: "w-only" }))).toEqual(["FORBIDDEN"]);
+    expect((await admin(GET, { id })).data!.session).toMatchObject({ tags: [], closedAt: null });
+    const owner = as(await mint(admin, ["admin:sessions:w-only"]));
+    expect((await owner(UPDATE, { id: "w-only", input: { tags: ["x"] } })).data!.updateSession.id).toBe(id);
+    expect((await owner(CLOSE, { id: "w-only" })).data!.closeSession.status).toBe("CLOSED");
+  });
+
+  it("4. treats an expired session as closed for appends (every append path) and waitpoints", async () => {
+    const { id } = (await admin(CREATE, { e: "expired-1" })).data!.createSession.session;
+    expect((await admin(APPEND, { id })).errors).toBeUndefined();
+    await server.services.prisma.session.update({ where: { id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+    expect((await admin(GET, { id })).data!.session.status).toBe("EXPIRED");
+    // Alone, batched with concurrent appends, by externalId, and with an idempotency key.
+    const attempts = await Promise.all([
+      admin(APPEND, { id }),
+      ...Array.from({ length: 8 }, () => admin(APPEND, { id: "expired-1" })),
+      admin(APPEND, { id, key: "k1" }),
+      admin(WAIT, { id }),
+    ]);
+    for (const r of attempts) expect(codes(r)).toEqual(["SESSION_CLOSED"]);
+    expect(await server.services.store.tail({ sessionId: id, io: "IN" })).toBe(1);
+  });
+
+  it("7. answers an unreadable waitpoint or node exactly like an unknown one", async () => {
+    const { id } = (await admin(CREATE, { e: "secret-7" })).data!.createSession.session;
+    const waitpointId = (await admin(WAIT, { id })).data!.createSessionWaitpoint.waitpoint.id;
+    const unknown = `waitpoint_${"0".repeat(24)}`;
+    const stranger = as(await mint(admin, ["read:sessions:someone-else"]));
+    for (const q of [`query($id: ID!) { waitpoint(id: $id) { id } }`, `query($id: ID!) { node(id: $id) { id } }`]) {
+      const [hidden, missing] = [await stranger(q, { id: waitpointId }), await stranger(q, { id: unknown })];
+      expect(hidden).toEqual(missing);
+      expect(hidden.errors).toBeUndefined();
+    }
+    const [hidden, missing] = [await stranger(`query($id: ID!) { node(id: $id) { id } }`, { id }), await stranger(`query($id: ID!) { node(id: $id) { id } }`, { id: `session_${"0".repeat(24)}` })];
+    expect(hidden).toEqual(missing);
+    const token = await mint(admin, ["read:sessions:someone-else"]);
+    for (const wid of [waitpointId, unknown]) {
+      const sub = subscribe(server, "ws", token, WAITPOINT_CHANGED, { id: wid });
+      expect(await endCodes(sub)).toEqual(["NOT_FOUND"]);
+    }
+    // The owner still sees it.
+    const owner = as(await mint(admin, ["read:sessions:secret-7"]));
+    expect((await owner(`query($id: ID!) { waitpoint(id: $id) { id } }`, { id: waitpointId })).data!.waitpoint.id).toBe(waitpointId);
+  });
+
+  it("8. refuses names that are not canonical instead of matching them loosely", async () => {
+    for (const name of ["  alice  ", "alice ", "al\u0000ice", "al\nice"]) {
+      const r = await admin(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: [`write:sessions:${name}`] });
+      expect(codes(r)).toEqual(["BAD_USER_INPUT"]);
+      expect(codes(await admin(CREATE, { e: name }))).toEqual(["BAD_USER_INPUT"]);
+    }
+    expect((await admin(GET, { id: "alice" })).data!.session).toBeNull();
+  });
+
+  it("11. sees a waitpoint complete between its first read and the watch", async () => {
+    const { id } = (await admin(CREATE, { e: "race-11" })).data!.createSession.session;
+    const waitpointId = (await admin(WAIT, { id })).data!.createSessionWaitpoint.waitpoint.id;
+    const waitpoints = server.services.waitpoints;
+    const find = waitpoints.find.bind(waitpoints);
+    let raced = false;
+    // The first read of the subscription sees PENDING; the completion lands right after it.
+    waitpoints.find = async (environmentId, wid) => {
+      const row = await find(environmentId, wid);
+      if (wid === waitpointId && !raced) {
+        raced = true;
+        const completed = new Promise<void>((resolve) => {
+          const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && s.waitpointId === wid && (off(), resolve()));
+        });
+        await admin(APPEND, { id });
+        await completed;
+      }
+      return row;
+    };
+    try {
+      const sub = subscribe(server, "ws", await mint(admin, ["read:sessions:race-11"]), WAITPOINT_CHANGED, { id: waitpointId });
+      const events = await sub.waitFor(2, 5_000);
+      expect(raced).toBe(true);
+      expect(events.map((w) => (w as { status: string }).status)).toEqual(["PENDING", "COMPLETED"]);
+    } finally {
+      waitpoints.find = find;
+    }
+  });
+});
+
+describe.each(transports)("2. live re-checks over %s", (transport) => {
+  let server: TestServer;
+  let admin: Gql;
+
+  beforeAll(async () => {
+    server = await startServer("pglite");
+    admin = (await server.newEnvironment()).gql;
+  });
+  afterAll(() => server?.close());
+
+  /** A session named `name` with one record on `in`, and one pending waitpoint. */
+  const setUp = async (name: string) => {
+    const { id } = (await admin(CREATE, { e: name })).data!.createSession.session;
+    await admin(APPEND, { id });
+    const waitpointId = (await admin(WAIT, { id })).data!.createSessionWaitpoint.waitpoint.id as string;
+    return { id, waitpointId };
+  };
+  /** All three subscriptions, each past its first event. */
+  const subscribeAll = async (token: string, name: string, waitpointId: string) => {
+    const subs = [
+      subscribe(server, transport, token, RECORDS, { id: name }),
+      subscribe(server, transport, token, CHANGED, { id: name }),
+      subscribe(server, transport, token, WAITPOINT_CHANGED, { id: waitpointId }),
+    ];
+    await Promise.all(subs.map((s) => s.waitFor(1)));
+    return subs;
+  };
+
+  it("ends every subscription with UNAUTHENTICATED once its token expires", async () => {
+    const { waitpointId } = await setUp(`expiry-${transport}`);
+    const token = await mint(admin, [`read:sessions:expiry-${transport}`], "3s");
+    const exp = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).exp * 1000;
+    const subs = await subscribeAll(token, `expiry-${transport}`, waitpointId);
+    for (const sub of subs) expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    // Within a second of the expiry.
+    expect(Date.now() - exp).toBeLessThan(1_000);
+  });
+
+  it("ends every subscription with FORBIDDEN once the session is renamed away from the token's name", async () => {
+    const name = `rename-${transport}`;
+    const { id, waitpointId } = await setUp(name);
+    const subs = await subscribeAll(await mint(admin, [`read:sessions:${name}`]), name, waitpointId);
+    expect((await admin(UPDATE, { id, input: { externalId: `${name}-moved` } })).errors).toBeUndefined();
+    for (const sub of subs) expect(await endCodes(sub)).toEqual(["FORBIDDEN"]);
+    // Records appended after the rename never reached the old name's holder.
+    await admin(APPEND, { id });
+    expect(subs[0]!.items).toHaveLength(1);
+    expect(subs[1]!.items).toEqual([{ externalId: name, status: "ACTIVE" }]);
+  });
+
+  it("keeps subscriptions whose token still covers the session after a change", async () => {
+    const name = `kept-${transport}`;
+    const { id } = await setUp(name);
+    const sub = subscribe(server, transport, await mint(admin, [`read:sessions:${id}`]), CHANGED, { id: name });
+    await sub.waitFor(1);
+    await admin(UPDATE, { id, input: { externalId: `${name}-2` } });
+    expect(await sub.waitFor(2)).toEqual([{ externalId: name, status: "ACTIVE" }, { externalId: `${name}-2`, status: "ACTIVE" }]);
+    expect(sub.errors).toEqual([]);
+    sub.stop();
+  });
+});
+
+describe("5. direct channel access (S2)", () => {
+  let server: TestServer;
+  let admin: Gql;
+  let double: Awaited<ReturnType<typeof startS2Double>>;
+  const INIT = `mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { accessToken expiresAt } }`;
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
+    admin = (await server.newEnvironment()).gql;
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  const issued = (accessToken: string) => double.issued.find((t) => t.token === accessToken)!;
+
+  it("never outlives the caller's token, and writes only with write scope on a session that takes writes", async () => {
+    const { id } = (await admin(CREATE, { e: "direct-5" })).data!.createSession.session;
+    const token = await mint(admin, ["write:sessions:direct-5"], "2m");
+    const exp = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).exp * 1000;
+    const open = (await gqlClient(server.url, token)(INIT, { id })).data!.initializeSessionChannel;
+    expect(issued(open.accessToken).scope.ops).toContain("append");
+    expect(Date.parse(open.expiresAt)).toBeLessThanOrEqual(exp);
+    expect(Date.parse(issued(open.accessToken).expires_at)).toBeLessThanOrEqual(exp);
+
+    const reader = (await gqlClient(server.url, await mint(admin, ["read:sessions:direct-5"]))(INIT, { id })).data!.initializeSessionChannel;
+    expect(issued(reader.accessToken).scope.ops).not.toContain("append");
+
+    await admin(CLOSE, { id });
+    const closed = (await gqlClient(server.url, token)(INIT, { id })).data!.initializeSessionChannel;
+    expect(issued(closed.accessToken).scope.ops).toEqual(["read", "check-tail"]);
+
+    const { id: expiring } = (await admin(CREATE, { e: "direct-5-expired" })).data!.createSession.session;
+    await server.services.prisma.session.update({ where: { id: expiring }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+    const expired = (await admin(INIT, { id: expiring })).data!.initializeSessionChannel;
+    expect(issued(expired.accessToken).scope.ops).toEqual(["read", "check-tail"]);
+  });
+});
