@@ -1,8 +1,8 @@
-import { GraphQLError } from "graphql";
-import type { Plugin } from "graphql-yoga";
+import { GraphQLError, locatedError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from "graphql";
+import { isAsyncIterable, mapAsyncIterator, type Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
-import { errorCodes } from "./errors.js";
-import { currentRequestId } from "./http/request-context.js";
+import { errorCodes, type ErrorCode } from "./errors.js";
+import { currentRequestId, withRequestId } from "./http/request-context.js";
 
 const known = new Set<string>(errorCodes);
 
@@ -54,23 +54,157 @@ export function resultErrors(result: unknown): GraphQLError[] {
   );
 }
 
+/** Who an error goes to. */
+export interface Audience {
+  /** The request id each error carries (`extensions.requestId`); see request-context.ts. */
+  requestId: string | undefined;
+  /**
+   * Whether the caller presented a valid credential: graphql-js's "Did you mean …" suggestions
+   * map the schema for whoever asks, so only authenticated callers get them. Asked only when an
+   * error has one.
+   */
+  authenticated: () => boolean | Promise<boolean>;
+}
+
+/** graphql-js appends its suggestions to the message: ` Did you mean "a", "b", or "c"?`. */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+export type ErrorShaping = ReturnType<typeof errorShaping>;
+
 /**
- * Errors graphql-js and the request guards raise (syntax, validation, variable coercion, depth
- * and cost limits) carry no code or one outside the contract: they are all bad input. Every error
- * also carries the request id.
+ * The one module that shapes errors for every transport: HTTP (yoga's result hook), graphql-ws
+ * and graphql-sse (their own hooks call `formatResult` and `formatErrors`). Each error leaves with
+ * a contract code (graphql-js's and the guards' own codes are bad input), its request id, no
+ * `http` extension (yoga's transport detail), internal errors masked and logged once with their
+ * request id, suggestions only for authenticated callers, and each is counted once by code.
+ * Errors are copied, never changed in place: yoga caches validation errors per document and a
+ * subscription's result may be shared by every subscriber (shared-results.ts).
  */
-export const contractErrorCodes: Plugin = {
-  onResultProcess({ result }) {
-    const requestId = currentRequestId();
-    for (const e of resultErrors(result)) {
-      const code = e.extensions?.code;
-      const extensions = e.extensions as Record<string, unknown>;
-      if (typeof code !== "string" || !known.has(code)) extensions.code = "BAD_USER_INPUT";
-      // Quoted in a bug report, it finds the server's log lines for this request.
-      if (requestId) extensions.requestId = requestId;
-    }
+export function errorShaping(options: {
+  logger: Logger;
+  /** Counts one error sent to a client (sessions_graphql_errors_total). */
+  count: (code: ErrorCode) => void;
+}) {
+  const masking = errorMasking(options.logger);
+
+  const shapeOne = (error: unknown, requestId: string | undefined, withoutSuggestions: boolean, keepHttp: boolean) => {
+    // Contract and request errors come back as they are; anything else is logged and masked.
+    const shown = masking.maskError(error) as GraphQLError;
+    const code = (contractCode(shown) ?? "BAD_USER_INPUT") as ErrorCode;
+    const { http, ...extensions } = shown.extensions ?? {};
+    options.count(code);
+    return new GraphQLError(withoutSuggestions ? shown.message.replace(SUGGESTION, "") : shown.message, {
+      nodes: shown.nodes,
+      source: shown.source,
+      positions: shown.positions,
+      path: shown.path,
+      originalError: shown.originalError,
+      // Over HTTP, yoga takes its status from `http` and leaves it out of the response itself.
+      extensions: { ...extensions, ...(keepHttp && http && { http }), code, ...(requestId && { requestId }) },
+    });
+  };
+
+  /** Copies of `errors` in the contract's shape; see errorShaping. */
+  async function shapeErrors(errors: readonly unknown[], audience: Audience, keepHttp = false): Promise<GraphQLError[]> {
+    const suggests = errors.some((e) => e instanceof Error && e.message.search(SUGGESTION) >= 0);
+    const withoutSuggestions = suggests && !(await audience.authenticated());
+    // The mask's log line for an internal error names the request it belongs to.
+    return withRequestId(audience.requestId ?? "", () => errors.map((e) => shapeOne(e, audience.requestId, withoutSuggestions, keepHttp)));
+  }
+
+  /** `errors` as they go out on a wire (graphql-ws `error` messages, refusals). */
+  async function formatErrors(errors: readonly unknown[], audience: Audience): Promise<GraphQLFormattedError[]> {
+    return (await shapeErrors(errors, audience)).map((e) => e.toJSON());
+  }
+
+  /**
+   * A result as it goes out on a wire (graphql-ws and graphql-sse `next`), or undefined when it
+   * has no errors: records, the hot path, go out untouched.
+   */
+  function formatResult(result: ExecutionResult | FormattedExecutionResult, audience: Audience): Promise<FormattedExecutionResult> | undefined {
+    if (!result.errors?.length) return undefined;
+    return shapeErrors(result.errors, audience).then((errors) => ({ ...result, errors: errors.map((e) => e.toJSON()) }) as FormattedExecutionResult);
+  }
+
+  return {
+    maskError: masking.maskError,
+    logged: masking.logged,
+    shapeErrors,
+
+    formatErrors,
+    formatResult,
+
+    /** Yoga's side: every result it sends over HTTP, single, batched or streamed (yoga's own SSE). */
+    httpPlugin(authenticated: (authorization: string | undefined) => Promise<boolean>): Plugin {
+      return {
+        async onResultProcess({ request, result, setResult }) {
+          const audience: Audience = {
+            requestId: currentRequestId(),
+            authenticated: () => authenticated(request.headers.get("authorization") ?? undefined),
+          };
+          if (isAsyncIterable(result)) {
+            // Each event is a result of its own; without `http`, which only a response's status uses.
+            setResult(mapAsyncIterator(result, async (r) => (r.errors?.length ? { ...r, errors: await shapeErrors(r.errors, audience) } : r)));
+            return;
+          }
+          const shaped = await Promise.all(
+            (Array.isArray(result) ? result : [result]).map(async (r) => (r.errors?.length ? { ...r, errors: await shapeErrors(r.errors, audience, true) } : r)),
+          );
+          setResult(Array.isArray(result) ? shaped : shaped[0]!);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * An error thrown by a subscription's event stream (a slow subscriber's RATE_LIMITED, a caller's
+ * rights ending, a failed read) ends the stream with one last result carrying it, so that every
+ * transport delivers it like any other GraphQL error, then completes. Left to themselves,
+ * graphql-sse drops the event stream without a word and graphql-ws answers with the raw message.
+ */
+export const streamErrorsAsResults: Plugin = {
+  onSubscribe() {
+    return {
+      onSubscribeResult({ result, setResult }) {
+        if (isAsyncIterable(result)) setResult(endWithError(result));
+      },
+    };
   },
 };
+
+function endWithError<T>(source: AsyncIterable<T>): AsyncIterableIterator<T | ExecutionResult> {
+  const iterator = source[Symbol.asyncIterator]();
+  let over = false;
+  const done = { done: true, value: undefined } as const;
+  return {
+    async next() {
+      if (over) return done;
+      try {
+        return await iterator.next();
+      } catch (error) {
+        // An aborted request has nobody left to tell; yoga wants its AbortError back.
+        if (error instanceof Error && error.name === "AbortError") throw error;
+        over = true;
+        return { done: false, value: { data: null, errors: [isGraphQLError(error) ? error : locatedError(error, undefined)] } };
+      }
+    },
+    // Straight to the source, even while a next() waits: a subscriber that leaves is let go at once.
+    async return() {
+      over = true;
+      await iterator.return?.();
+      return done;
+    },
+    async throw(error: unknown) {
+      over = true;
+      await iterator.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
 
 /**
  * A subscription refused before it starts (auth, missing session) yields `{ errors }`.

@@ -2,18 +2,19 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { useGraphQLSSE } from "@graphql-yoga/plugin-graphql-sse";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
+import { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
 import { createContext, type Context } from "./context.js";
-import { contractErrorCodes, errorMasking, subscriptionErrorsWithData } from "./errors-plugin.js";
+import { errorShaping, streamErrorsAsResults, subscriptionErrorsWithData } from "./errors-plugin.js";
 import { answerLimits } from "./http/answer-budget.js";
 import { refuseBody } from "./http/body-limit.js";
+import { eventStreams } from "./http/graphql-sse.js";
 import { healthz } from "./http/healthz.js";
 import { metricsPlugin } from "./http/metrics-plugin.js";
-import { currentRequestId, requestIdOf, withRequestId } from "./http/request-context.js";
+import { currentRequestId, requestIdOf, streamWithRequestId, withRequestId } from "./http/request-context.js";
 import { guardEventStreams } from "./http/sse-guard.js";
 import { webPages } from "./http/web.js";
 import { guardWebSockets } from "./http/ws-guard.js";
@@ -54,7 +55,9 @@ mutation Say {
 `;
 
 export function createApp(services: Services) {
-  const masking = errorMasking(services.logger);
+  const masking = errorShaping({ logger: services.logger, count: (code) => services.metrics.errors.inc({ code }) });
+  // Only asked when an error carries a "Did you mean" suggestion, which is for authenticated callers.
+  const authenticated = async (authorization: string | undefined) => Boolean((await services.authenticator.authenticate(authorization)).principal);
   // Connections and subscriptions held open, per address and per credential, across both transports.
   const caps = new CountedCaps();
   const guardOptions = { limits: services.limits, refusals: services.refusals, authenticator: services.authenticator, caps };
@@ -100,7 +103,7 @@ export function createApp(services: Services) {
       healthz(services),
       metricsPlugin(services.metrics),
       webPages(),
-      useGraphQLSSE({ endpoint: SSE_PATH, authenticate: (req) => sse.authenticate(req, currentRequestId()) }),
+      eventStreams({ endpoint: SSE_PATH, shaping: masking, authenticated, authenticate: (req) => sse.authenticate(req, currentRequestId()) }),
       EnvelopArmorPlugin({
         maxDepth: { n: 10 },
         costLimit: { maxCost: 5_000 },
@@ -118,7 +121,8 @@ export function createApp(services: Services) {
       }),
       deliveryLimits({ limits: services.limits, refusals: services.refusals, caps }),
       inputGuard,
-      contractErrorCodes,
+      masking.httpPlugin(authenticated),
+      streamErrorsAsResults,
       subscriptionErrorsWithData,
       sharedSubscriptionResults(() => services.metrics.recordsDelivered.inc()),
     ],
@@ -133,28 +137,48 @@ export function createApp(services: Services) {
   });
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
   const ws = guardWebSockets(wss, guardOptions);
+  const wsRequestIds = operationRequestIds();
   const wsServer = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {
-      // The enveloped execute/subscribe carry yoga's plugins (masking, limits) onto WebSocket too.
-      execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      // The enveloped execute/subscribe carry yoga's plugins (masking, limits) onto WebSocket too,
+      // each operation under its own request id.
+      execute: (args) => withRequestId(operationId(args), () => (args.rootValue as Enveloped).execute(args)),
+      subscribe: (args) =>
+        withRequestId(operationId(args), async () => {
+          const result = await (args.rootValue as Enveloped).subscribe(args);
+          return Symbol.asyncIterator in result ? streamWithRequestId(operationId(args), result) : result;
+        }),
       // An authenticated connection_init first (4401/4403 otherwise), counted per credential.
       onConnect: (ctx) => ws.onConnect(ctx as Parameters<typeof ws.onConnect>[0]),
       jsonMessageReplacer: ws.replacer,
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
+        const requestId = randomUUID();
+        wsRequestIds.set(ctx, id, requestId);
         const enveloped = yoga.getEnveloped({ connectionParams: ctx.connectionParams, params, req: ctx.extra.request, socket: (ctx.extra as { socket?: unknown }).socket });
-        const document = enveloped.parse(params.query);
+        let document;
+        try {
+          document = enveloped.parse(params.query);
+        } catch (error) {
+          // A syntax error is the client's: an `error` message, not a socket closed as 4500.
+          return [error instanceof GraphQLError ? error : new GraphQLError(String((error as Error).message), { originalError: error as Error })];
+        }
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) return errors;
-        return {
+        return withRequestId(requestId, async () => ({
           schema: enveloped.schema,
           operationName: params.operationName,
           document,
           variableValues: params.variables,
           contextValue: await enveloped.contextFactory(),
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
-        };
+        }));
       },
+      // Errors leave in the contract's shape (errors-plugin.ts); results without errors untouched.
+      onNext: (_ctx, _id, _payload, args, result) =>
+        masking.formatResult(result, { requestId: operationId(args), authenticated: () => (args.contextValue as Context).auth.principal !== null }),
+      onError: (ctx, id, _payload, errors) =>
+        masking.formatErrors(errors, { requestId: wsRequestIds.take(ctx, id), authenticated: () => authenticated(wsAuthorization(ctx.connectionParams)) }),
+      onComplete: (ctx, id) => void wsRequestIds.take(ctx, id),
     },
     wss,
   );
@@ -197,6 +221,32 @@ export function createApp(services: Services) {
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The request id of a graphql-ws operation: its context's. */
+const operationId = (args: { contextValue?: unknown }) => (args.contextValue as Context).requestId;
+const wsAuthorization = (params: Readonly<Record<string, unknown>> | undefined) =>
+  typeof params?.authorization === "string" ? params.authorization : undefined;
+
+/**
+ * Each graphql-ws operation's request id, from its subscribe message to its end: an `error`
+ * message (graphql-ws's onError) has no execution context to carry it.
+ */
+function operationRequestIds() {
+  const byConnection = new WeakMap<object, Map<string, string>>();
+  return {
+    set(connection: object, id: string, requestId: string) {
+      let ids = byConnection.get(connection);
+      if (!ids) byConnection.set(connection, (ids = new Map()));
+      ids.set(id, requestId);
+    },
+    take(connection: object, id: string) {
+      const ids = byConnection.get(connection);
+      const requestId = ids?.get(id);
+      ids?.delete(id);
+      return requestId;
     },
   };
 }

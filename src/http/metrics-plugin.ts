@@ -1,8 +1,10 @@
 import type { Plugin } from "graphql-yoga";
-import { resultErrors } from "../errors-plugin.js";
 import type { Metrics } from "./metrics.js";
 
-/** GET /metrics in Prometheus' text format, and the counts that only the GraphQL layer sees. */
+/**
+ * GET /metrics in Prometheus' text format, and the counts that only the GraphQL layer sees. Errors
+ * are counted where they are shaped, for every transport (errors-plugin.ts).
+ */
 export function metricsPlugin(metrics: Metrics): Plugin {
   return {
     async onRequest({ url, endResponse, fetchAPI }) {
@@ -27,9 +29,6 @@ export function metricsPlugin(metrics: Metrics): Plugin {
         },
         onSubscribeError: end,
       };
-    },
-    onResultProcess({ result }) {
-      for (const e of resultErrors(result)) metrics.errors.inc({ code: String(e.extensions?.code ?? "UNKNOWN") });
     },
   };
 }

@@ -15,3 +15,21 @@ export const requestIdOf = (req: IncomingMessage) => {
 
 export const withRequestId = <T>(requestId: string, fn: () => T) => storage.run({ requestId }, fn);
 export const currentRequestId = () => storage.getStore()?.requestId;
+
+/**
+ * `stream` with each of its steps run under `requestId`. graphql-ws pulls a subscription's events
+ * from its own message loop, outside the request's context: without this, an error masked while
+ * an event is resolved would be logged without its request id.
+ */
+export function streamWithRequestId<T>(requestId: string, stream: AsyncIterable<T>): AsyncIterableIterator<T> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const done = { done: true, value: undefined } as const;
+  return {
+    next: () => withRequestId(requestId, () => iterator.next()),
+    return: () => withRequestId(requestId, () => iterator.return?.() ?? Promise.resolve(done)),
+    throw: (error: unknown) => withRequestId(requestId, () => iterator.throw?.(error) ?? Promise.reject(error)),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult } from "graphql";
+import { createHandler, type HandlerOptions } from "graphql-sse/lib/use/fetch";
+import { isAsyncIterable, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import type { Audience, ErrorShaping } from "../errors-plugin.js";
+import { badInput } from "../errors.js";
+import { currentRequestId } from "./request-context.js";
+
+type SseHandlerOptions = Omit<HandlerOptions, "onSubscribe" | "schema" | "execute" | "subscribe" | "validate" | "context">;
+
+export interface EventStreamOptions extends SseHandlerOptions {
+  /** Where the graphql-sse protocol is served. Default: "/graphql/stream". */
+  endpoint?: string;
+  /** Shapes every error sent (see errors-plugin.ts). Required. */
+  shaping: ErrorShaping;
+  /** Whether an Authorization value authenticates (only asked when an error has a suggestion). Required. */
+  authenticated: (authorization: string | undefined) => Promise<boolean>;
+}
+
+/**
+ * The graphql-sse protocol (both "distinct connections" and "single connection" modes) on yoga,
+ * like @graphql-yoga/plugin-graphql-sse, with errors in the contract's shape. That plugin lets a
+ * syntax error escape as a 500, answers a validation error with graphql-sse's 400 "Unable to
+ * detect operation AST", and sends errors without code or request id; here every one of them is
+ * a GraphQL result on the event stream, and graphql-sse's own refusals (missing query, unknown
+ * stream) carry a code and the request id too.
+ */
+export function eventStreams(options: EventStreamOptions): Plugin {
+  const { endpoint = "/graphql/stream", shaping, authenticated, onNext, ...handlerOptions } = options;
+  const audience = (request: Request): Audience => ({
+    // The result stream of a request (even one posted to a "single connection" stream) runs in
+    // that request's context, so the id is the one its response header carries.
+    requestId: currentRequestId(),
+    authenticated: () => authenticated(request.headers.get("authorization") ?? undefined),
+  });
+  const refused = (errors: readonly unknown[]): ExecutionResult => ({ data: null, errors: errors as GraphQLError[] });
+  let handler: ((request: Request) => Promise<Response>) | undefined;
+
+  return {
+    onYogaInit({ yoga }) {
+      const server = yoga as YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
+      handler = createHandler(
+        {
+          ...handlerOptions,
+          async onSubscribe(req, params) {
+            const enveloped = server.getEnveloped({ request: req.raw, params });
+            let document: DocumentNode;
+            try {
+              document = enveloped.parse(params.query);
+            } catch (error) {
+              return refused([error]);
+            }
+            const errors = enveloped.validate(enveloped.schema, document);
+            if (errors.length > 0) return refused(errors);
+            const operation = getOperationAST(document, params.operationName);
+            if (!operation) return refused([badInput("the document names no operation to run (operationName)")]);
+            // graphql-sse refuses these itself when it runs the operation; here it is run by yoga.
+            if (operation.operation === "mutation" && req.method === "GET") return refused([badInput("a mutation needs a POST request")]);
+            const args = {
+              schema: enveloped.schema,
+              document,
+              operationName: params.operationName,
+              variableValues: params.variables,
+              contextValue: await enveloped.contextFactory(),
+            };
+            const result = operation.operation === "subscription" ? await enveloped.subscribe(args) : await enveloped.execute(args);
+            // graphql-sse only takes a result that has a `data` key for one.
+            return isAsyncIterable(result) || "data" in result ? result : { ...result, data: null };
+          },
+          async onNext(ctx, req, result) {
+            // Records, the hot path, go out untouched; GraphQLErrors serialize to their JSON shape.
+            const shaped = result.errors?.length ? { ...result, errors: await shaping.shapeErrors(result.errors, audience(req.raw)) } : undefined;
+            return (await onNext?.(ctx, req, shaped ?? result)) ?? shaped;
+          },
+        },
+        yoga.fetchAPI,
+      );
+    },
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      if (!handler || !url.pathname.endsWith(endpoint)) return;
+      const response = await handler(request);
+      endResponse(response.ok ? response : await shapeRefusal(response, fetchAPI.Response, shaping, audience(request)));
+    },
+  };
+}
+
+/** graphql-sse's JSON refusals (`{ errors: [{ message }] }`) with contract codes and the request id. */
+async function shapeRefusal(response: Response, Response_: typeof Response, shaping: ErrorShaping, audience: Audience): Promise<Response> {
+  if (!response.headers.get("content-type")?.includes("application/json")) return response;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as { errors?: { message?: unknown; extensions?: Record<string, unknown> }[] } | undefined;
+  if (!Array.isArray(body?.errors)) return response;
+  const errors = body.errors.map((e) => new GraphQLError(String(e.message ?? "bad request"), { extensions: e.extensions }));
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  return new Response_(JSON.stringify({ errors: await shaping.formatErrors(errors, audience) }), {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+}
