@@ -54,14 +54,15 @@ interface Stream {
 /**
  * The limits of the graphql-sse transport: reservations (`PUT`) need a credential, get tokens from
  * crypto.randomUUID (never the client's), are capped per credential and dropped when not
- * connected in time; event streams are counted per address and per credential, get TCP
+ * connected in time; event streams are counted per address (per credential, through the
+ * subscriptions each carries), get TCP
  * keep-alives (graphql-sse writes a comment every 12 s too), and each has a byte budget over its
  * response's write buffer (see Outbox).
  */
 export function guardEventStreams(options: SseGuardOptions) {
   const reservations = new Map<string, Reservation>();
-  /** Open event streams by request id (the id yoga's work for the request runs under). */
-  const streams = new Map<string, Stream>();
+  /** Open event streams by their response (yoga's server context carries it to the GraphQL context). */
+  const streams = new WeakMap<ServerResponse, Stream>();
   /** Expired reservations being dropped: their token passes `authenticate` for that. */
   const dropping = new Set<string>();
 
@@ -101,7 +102,7 @@ export function guardEventStreams(options: SseGuardOptions) {
      * Called for every request to the SSE path before yoga sees it; answers (and returns true)
      * when an event stream is refused. Event streams are counted per address here.
      */
-    track(requestId: string, req: IncomingMessage, res: ServerResponse): boolean {
+    track(req: IncomingMessage, res: ServerResponse): boolean {
       if (req.headers.accept !== "text/event-stream") return false;
       const ip = req.socket.remoteAddress ?? "unknown";
       const releaseIp = options.caps.acquire(`connections:ip:${ip}`, options.limits.connectionsPerIp);
@@ -127,7 +128,7 @@ export function guardEventStreams(options: SseGuardOptions) {
           ),
         },
       };
-      streams.set(requestId, stream);
+      streams.set(res, stream);
       const token = tokenOf(req.url, req.headers[TOKEN_HEADER] as string | undefined);
       const reservation = token === undefined ? undefined : reservations.get(token);
       if (reservation && !reservation.res) {
@@ -139,7 +140,7 @@ export function guardEventStreams(options: SseGuardOptions) {
         reservation.events.emit("drain");
       }
       res.once("close", () => {
-        streams.delete(requestId);
+        streams.delete(res);
         for (const release of stream.released) release();
         if (reservation && reservation.res === res && token !== undefined) {
           // graphql-sse forgets a reservation whose stream ended; so do we.
@@ -154,15 +155,15 @@ export function guardEventStreams(options: SseGuardOptions) {
      * The connection a context's results go out on: the reservation's stream for a request that
      * names one, else the request's own event stream.
      */
-    connectionOf(requestId: string | undefined, request: Request | undefined): Connection | undefined {
+    connectionOf(res: ServerResponse | undefined, request: Request | undefined): Connection | undefined {
       const token = request ? tokenOf(request.url, request.headers.get(TOKEN_HEADER)) : undefined;
       const reservation = token === undefined ? undefined : reservations.get(token);
       if (reservation) return reservation.connection;
-      return requestId === undefined ? undefined : streams.get(requestId)?.connection;
+      return res === undefined ? undefined : streams.get(res)?.connection;
     },
 
     /** graphql-sse's `authenticate`: see the class comment. */
-    async authenticate(req: { method: string; url: string; headers: { get(name: string): string | null | undefined } }, requestId: string | undefined) {
+    async authenticate(req: { method: string; url: string; headers: { get(name: string): string | null | undefined } }) {
       const token = tokenOf(req.url, req.headers.get(TOKEN_HEADER));
       const authorization = req.headers.get("authorization") ?? undefined;
       if (req.method === "PUT") {
@@ -195,22 +196,7 @@ export function guardEventStreams(options: SseGuardOptions) {
         if (!reservations.has(token) && !dropping.has(token)) return refusal(404, "Not Found", "BAD_USER_INPUT", "stream not found");
         return token;
       }
-      // A distinct event stream: counted per credential while it is open.
-      const stream = requestId === undefined ? undefined : streams.get(requestId);
-      if (stream && authorization) {
-        const auth = await options.authenticator.authenticate(authorization);
-        if (auth.principal) {
-          const key = credentialKey(authorization);
-          const secret = auth.principal.credential.kind === "secretKey";
-          const release = options.caps.acquire(`connections:${key}`, secret ? options.limits.connectionsPerSecretKey : options.limits.connectionsPerToken);
-          if (!release) {
-            options.refusals.record("connections_per_token", key.slice(0, 12), "too many connections for one credential");
-            return refusal(429, "Too Many Requests", "RATE_LIMITED", "too many connections for this credential");
-          }
-          if (stream.res.closed) release();
-          else stream.released.push(release);
-        }
-      }
+      // A distinct event stream carries one subscription: subscriptionsPerToken bounds them per credential.
       return undefined;
     },
   };

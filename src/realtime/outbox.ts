@@ -124,25 +124,30 @@ export interface Connection {
   ip: string;
 }
 
-const connections = new WeakMap<object, Connection>();
-const authorizations = new WeakMap<object, string>();
+/**
+ * Kept on the context object itself, under symbols: yoga copies the context a factory returns
+ * into its own object (symbols included), so a map keyed by the returned object would miss.
+ */
+const CONNECTION = Symbol("connection");
+const AUTHORIZATION = Symbol("authorization");
+type Bound = { [CONNECTION]?: Connection; [AUTHORIZATION]?: string };
 
 /**
  * Ties a GraphQL context to the connection its results go out on, and to the credential it was
  * authenticated with (the caps count per credential). Contexts without one (plain HTTP) get none.
  */
 export function bindConnection(context: object, connection: Connection | undefined, authorization: string | undefined) {
-  if (connection) connections.set(context, connection);
-  if (authorization) authorizations.set(context, authorization);
+  if (connection) (context as Bound)[CONNECTION] = connection;
+  if (authorization) (context as Bound)[AUTHORIZATION] = authorization;
 }
 
 export const connectionOf = (context: unknown): Connection | undefined =>
-  typeof context === "object" && context !== null ? connections.get(context) : undefined;
+  typeof context === "object" && context !== null ? (context as Bound)[CONNECTION] : undefined;
 
 /** A credential's key for counting: a hash, so no credential is kept or logged. */
 export const credentialKey = (authorization: string) => createHash("sha256").update(authorization.trim()).digest("hex").slice(0, 32);
 
 export const credentialKeyOf = (context: unknown): string | undefined => {
-  const authorization = typeof context === "object" && context !== null ? authorizations.get(context) : undefined;
+  const authorization = typeof context === "object" && context !== null ? (context as Bound)[AUTHORIZATION] : undefined;
   return authorization === undefined ? undefined : credentialKey(authorization);
 };
