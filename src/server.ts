@@ -96,14 +96,14 @@ export function createApp(services: Services) {
       const requestId = currentRequestId() ?? randomUUID();
       const context = await createContext(services, authorization, requestId);
       // The connection its results go out on (byte budget, subscription caps), when it has one.
-      bindConnection(context, initial.socket ? ws.connectionOf(initial.socket) : sse.connectionOf(currentRequestId(), initial.request), authorization);
+      bindConnection(context, initial.socket ? ws.connectionOf(initial.socket) : sse.connectionOf(initial.res, initial.request), authorization);
       return context;
     },
     plugins: [
       healthz(services),
       metricsPlugin(services.metrics),
       webPages(),
-      eventStreams({ endpoint: SSE_PATH, shaping: masking, authenticated, authenticate: (req) => sse.authenticate(req, currentRequestId()) }),
+      eventStreams({ endpoint: SSE_PATH, shaping: masking, authenticated, authenticate: (req) => sse.authenticate(req) }),
       EnvelopArmorPlugin({
         maxDepth: { n: 10 },
         costLimit: { maxCost: 5_000 },
@@ -132,7 +132,7 @@ export function createApp(services: Services) {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     if (refuseBody(req, res, MAX_BODY_BYTES)) return;
-    if (req.url?.startsWith(SSE_PATH) && sse.track(requestId, req, res)) return;
+    if (req.url?.startsWith(SSE_PATH) && sse.track(req, res)) return;
     withRequestId(requestId, () => void yoga(req, res));
   });
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });
