@@ -1,6 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backendEnv, backendNames } from "./helpers/backends.js";
+import { rotateSecretKey } from "../src/auth/secret-keys.js";
+import { backendEnv, backendNames, redisUrl } from "./helpers/backends.js";
 import { subscribe, transports, type Received } from "./helpers/clients.js";
+import { startProcess } from "./helpers/process.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -141,7 +144,7 @@ describe.each(backendNames)("authorization on %s", (backend) => {
     const find = waitpoints.find.bind(waitpoints);
     let raced = false;
     // The first read of the subscription sees PENDING; the completion lands right after it.
-    waitpoints.find = async (environmentId, wid) => {
+    waitpoints.find = (async (environmentId: string, wid: string) => {
       const row = await find(environmentId, wid);
       if (wid === waitpointId && !raced) {
         raced = true;
@@ -152,7 +155,7 @@ describe.each(backendNames)("authorization on %s", (backend) => {
         await completed;
       }
       return row;
-    };
+    }) as typeof waitpoints.find;
     try {
       const sub = subscribe(server, "ws", await mint(admin, ["read:sessions:race-11"]), WAITPOINT_CHANGED, { id: waitpointId });
       const events = await sub.waitFor(2, 5_000);
@@ -214,6 +217,41 @@ describe.each(transports)("2. live re-checks over %s", (transport) => {
     expect(subs[1]!.items).toEqual([{ externalId: name, status: "ACTIVE" }]);
   });
 
+  it("ends every subscription with UNAUTHENTICATED once the environment's tokens are revoked", async () => {
+    const env = await server.newEnvironment();
+    const { id } = (await env.gql(CREATE, { e: "revoked" })).data!.createSession.session;
+    await env.gql(APPEND, { id });
+    const waitpointId = (await env.gql(WAIT, { id })).data!.createSessionWaitpoint.waitpoint.id as string;
+    const token = await mint(env.gql, ["read:sessions:revoked"]);
+    const subs = [
+      subscribe(server, transport, token, RECORDS, { id: "revoked" }),
+      subscribe(server, transport, token, CHANGED, { id: "revoked" }),
+      subscribe(server, transport, token, WAITPOINT_CHANGED, { id: waitpointId }),
+    ];
+    await Promise.all(subs.map((sub) => sub.waitFor(1)));
+    // Another environment's subscription is untouched by this one's revocation.
+    const bystander = subscribe(server, transport, await mint(admin, ["read:all"]), CHANGED, { id: (await setUp(`bystander-${transport}`)).id });
+    await bystander.waitFor(1);
+    expect((await env.gql(`mutation { revokePublicAccessTokens { revokedBefore } }`)).errors).toBeUndefined();
+    for (const sub of subs) expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    expect(codes(await gqlClient(server.url, token)(GET, { id }))).toEqual(["UNAUTHENTICATED"]);
+    // A token minted after the revocation works, even within the same second.
+    expect((await gqlClient(server.url, await mint(env.gql, ["read:sessions:revoked"]))(GET, { id })).data!.session.id).toBe(id);
+    expect(bystander.errors).toEqual([]);
+    bystander.stop();
+  });
+
+  it("ends a secret key's subscriptions once the key is rotated out", async () => {
+    const env = await server.newEnvironment();
+    const { id } = (await env.gql(CREATE, { e: "rotated" })).data!.createSession.session;
+    const sub = subscribe(server, transport, env.secretKey, CHANGED, { id });
+    await sub.waitFor(1);
+    await rotateSecretKey(server.services.prisma, env.id);
+    // What `npm run sessions -- env rotate-key` announces to running servers.
+    server.services.signals.publish({ kind: "credentials", environmentId: env.id });
+    expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+  });
+
   it("keeps subscriptions whose token still covers the session after a change", async () => {
     const name = `kept-${transport}`;
     const { id } = await setUp(name);
@@ -242,27 +280,69 @@ describe("5. direct channel access (S2)", () => {
     await double?.close();
   });
 
-  const issued = (accessToken: string) => double.issued.find((t) => t.token === accessToken)!;
+  /** The stream token the S2 double issued: its operations and expiry. */
+  const issued = (accessToken: string) => {
+    const token = double.issued.find((t) => t.token === accessToken)!;
+    return { ops: (token.scope as { ops: string[] }).ops, expiresAt: Date.parse(token.expires_at ?? "") };
+  };
 
   it("never outlives the caller's token, and writes only with write scope on a session that takes writes", async () => {
     const { id } = (await admin(CREATE, { e: "direct-5" })).data!.createSession.session;
     const token = await mint(admin, ["write:sessions:direct-5"], "2m");
     const exp = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()).exp * 1000;
     const open = (await gqlClient(server.url, token)(INIT, { id })).data!.initializeSessionChannel;
-    expect(issued(open.accessToken).scope.ops).toContain("append");
+    expect(issued(open.accessToken).ops).toContain("append");
     expect(Date.parse(open.expiresAt)).toBeLessThanOrEqual(exp);
-    expect(Date.parse(issued(open.accessToken).expires_at)).toBeLessThanOrEqual(exp);
+    expect(issued(open.accessToken).expiresAt).toBeLessThanOrEqual(exp);
 
     const reader = (await gqlClient(server.url, await mint(admin, ["read:sessions:direct-5"]))(INIT, { id })).data!.initializeSessionChannel;
-    expect(issued(reader.accessToken).scope.ops).not.toContain("append");
+    expect(issued(reader.accessToken).ops).not.toContain("append");
 
     await admin(CLOSE, { id });
     const closed = (await gqlClient(server.url, token)(INIT, { id })).data!.initializeSessionChannel;
-    expect(issued(closed.accessToken).scope.ops).toEqual(["read", "check-tail"]);
+    expect(issued(closed.accessToken).ops).toEqual(["read", "check-tail"]);
 
     const { id: expiring } = (await admin(CREATE, { e: "direct-5-expired" })).data!.createSession.session;
     await server.services.prisma.session.update({ where: { id: expiring }, data: { expiresAt: new Date(Date.now() - 1_000) } });
     const expired = (await admin(INIT, { id: expiring })).data!.initializeSessionChannel;
-    expect(issued(expired.accessToken).scope.ops).toEqual(["read", "check-tail"]);
+    expect(issued(expired.accessToken).ops).toEqual(["read", "check-tail"]);
+  });
+});
+
+describe("2. live re-checks across two server processes (PostgreSQL + Redis)", () => {
+  let a: TestServer;
+  let b: { url: string; wsUrl: string };
+  let other: ReturnType<typeof startProcess>;
+
+  beforeAll(async () => {
+    // Every node opens the environments' signing keys with the same master key.
+    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl(), SESSIONS_MASTER_KEY: randomBytes(32).toString("base64") };
+    a = await startServer(env);
+    // The second node shares nothing with the first but PostgreSQL and Redis.
+    other = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"y".repeat(40)}` });
+    b = await other.ready;
+  });
+  afterAll(async () => {
+    await a?.close();
+    await other?.stop();
+  });
+
+  it("ends subscriptions on the other node on a rename and on a revocation", async () => {
+    const env = await a.newEnvironment();
+    const open = async (name: string, token: string) => {
+      const { id } = (await env.gql(CREATE, { e: name })).data!.createSession.session;
+      const subs = (["ws", "sse-distinct"] as const).map((transport) => subscribe(b, transport, token, CHANGED, { id: name }));
+      await Promise.all(subs.map((sub) => sub.waitFor(1)));
+      return { id, subs };
+    };
+    const renamed = await open("node-rename", await mint(env.gql, ["read:sessions:node-rename"]));
+    await env.gql(UPDATE, { id: renamed.id, input: { externalId: "node-rename-2" } });
+    for (const sub of renamed.subs) expect(await endCodes(sub)).toEqual(["FORBIDDEN"]);
+
+    const token = await mint(env.gql, ["read:sessions:node-revoke"]);
+    const revoked = await open("node-revoke", token);
+    await env.gql(`mutation { revokePublicAccessTokens { revokedBefore } }`);
+    for (const sub of revoked.subs) expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    expect(codes(await gqlClient(b.url, token)(GET, { id: revoked.id }))).toEqual(["UNAUTHENTICATED"]);
   });
 });

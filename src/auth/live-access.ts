@@ -1,7 +1,7 @@
 import { ApiError, forbidden, notFound, unauthenticated } from "../errors.js";
 import type { Signal, Signals } from "../realtime/signals.js";
 import type { Session } from "../sessions/session-store.js";
-import type { Authentication, Principal } from "./principal.js";
+import type { Authentication, Credential, Principal } from "./principal.js";
 import { can, canAll } from "./scopes.js";
 
 /** What a live subscription needs to re-check its caller's rights. */
@@ -39,6 +39,9 @@ export function admitted<T>(event: T | LiveRefusal): T {
   if (event instanceof LiveRefusal) throw event.error;
   return event;
 }
+
+const expired = (credential: Credential) =>
+  unauthenticated(credential.kind === "token" ? "access token expired" : "secret key expired: it was rotated");
 
 /** setTimeout's longest delay; tokens may live longer (up to 30 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -142,13 +145,13 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
     private release: () => void,
   ) {
     this.interrupted.catch(() => {});
-    const { credential } = caller.principal;
-    if (credential.kind === "token") this.armExpiry(credential.expiresAt);
+    const { expiresAt } = caller.principal.credential;
+    if (Number.isFinite(expiresAt)) this.armExpiry(expiresAt);
   }
 
   private armExpiry(expiresAt: number) {
     const delay = expiresAt - Date.now();
-    if (delay <= 0) return this.cut(unauthenticated("access token expired"));
+    if (delay <= 0) return this.cut(expired(this.caller.principal.credential));
     this.timer = setTimeout(() => this.armExpiry(expiresAt), Math.min(delay, MAX_TIMER_MS));
     this.timer.unref();
   }
@@ -165,7 +168,7 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
   /** A refusal, if the caller may no longer see this event. */
   private admit(event: T): ApiError | undefined {
     const { credential, grants } = this.caller.principal;
-    if (credential.kind === "token" && Date.now() >= credential.expiresAt) return unauthenticated("access token expired");
+    if (Date.now() >= credential.expiresAt) return expired(credential);
     const session = this.options.sessionOf?.(event);
     if (session && !can(grants, "read", session)) return forbidden("this token's scopes no longer cover the session");
     return undefined;

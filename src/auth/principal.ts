@@ -1,13 +1,19 @@
 import type { PrismaClient } from "../generated/prisma/client.js";
 import type { Signal, Signals } from "../realtime/signals.js";
 import { AccessTokenError, unverifiedHeader, verifyAccessToken } from "./access-tokens.js";
+import { CredentialCache } from "./credential-cache.js";
 import { grantsFromScopes, secretKeyGrants, type Grants } from "./scopes.js";
 import { findSecretKey, hashSecretKey, isSecretKey } from "./secret-keys.js";
 import type { SigningKey, SigningKeys } from "./signing-keys.js";
 
 /** What the caller presented: live subscriptions end when it stops being valid. */
 export type Credential =
-  | { kind: "secretKey"; keyHash: string }
+  | {
+      kind: "secretKey";
+      keyHash: string;
+      /** When a rotated-out key stops working (`--keep-old`), in ms since the epoch; Infinity for the current key. */
+      expiresAt: number;
+    }
   | {
       kind: "token";
       /** When the token was issued (its `iat`), in ms since the epoch. */
@@ -46,7 +52,6 @@ interface CachedSecretKey {
   environmentId: string;
   /** When the key itself stops (an old key kept by --keep-old), ms; Infinity when it does not. */
   keyExpiresAt: number;
-  expires: number;
 }
 
 interface CachedEnvironment {
@@ -55,7 +60,6 @@ interface CachedEnvironment {
   revokedBefore: number;
   keys: Map<string, SigningKey>;
   loadedAt: number;
-  expires: number;
 }
 
 /**
@@ -66,12 +70,8 @@ interface CachedEnvironment {
  * bounds the rest.
  */
 export class Authenticator {
-  private bySecretKey = new Map<string, CachedSecretKey>();
-  private environments = new Map<string, CachedEnvironment>();
-  /** Bumped by every invalidation: a load that overlapped one is not trusted, and is made again. */
-  private epoch = 0;
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
+  private secretKeys: CredentialCache<CachedSecretKey>;
+  private environments: CredentialCache<CachedEnvironment>;
   private readonly unknownKidRefreshMs: number;
   private unsubscribe: () => void;
 
@@ -81,8 +81,9 @@ export class Authenticator {
     signals: Signals,
     options: AuthenticatorOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 5_000;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    const cacheOptions = { ttlMs: options.ttlMs ?? 5_000, maxEntries: options.maxEntries ?? 10_000 };
+    this.secretKeys = new CredentialCache(cacheOptions);
+    this.environments = new CredentialCache(cacheOptions);
     this.unknownKidRefreshMs = options.unknownKidRefreshMs ?? 1_000;
     // Synchronous, so handlers that run after this one (live subscriptions re-checking) see the change.
     this.unsubscribe = signals.subscribe((signal) => this.onSignal(signal));
@@ -96,9 +97,8 @@ export class Authenticator {
 
   /** Drops every cached entry: after signals may have been missed (a lost connection). */
   forgetAll() {
-    this.epoch++;
-    this.bySecretKey.clear();
-    this.environments.clear();
+    this.secretKeys.invalidate();
+    this.environments.invalidate();
   }
 
   close() {
@@ -107,24 +107,24 @@ export class Authenticator {
 
   private onSignal(signal: Signal) {
     if (signal.kind === "revoke") {
-      this.epoch++;
-      const cached = this.environments.get(signal.environmentId);
+      // Applied in place: the environment's keys are still good.
+      const cached = this.environments.peek(signal.environmentId);
       if (cached) cached.revokedBefore = Math.max(cached.revokedBefore, signal.before);
+      this.environments.invalidate(() => false);
     } else if (signal.kind === "credentials") {
-      this.epoch++;
-      this.environments.delete(signal.environmentId);
-      for (const [hash, entry] of this.bySecretKey) if (entry.environmentId === signal.environmentId) this.bySecretKey.delete(hash);
+      this.environments.invalidate((id) => id === signal.environmentId);
+      this.secretKeys.invalidate((_hash, key) => key.environmentId === signal.environmentId);
     }
   }
 
   private async secretKey(token: string): Promise<Authentication> {
     const keyHash = hashSecretKey(token);
-    const key = await this.cached(this.bySecretKey, keyHash, async () => {
+    const key = await this.secretKeys.get(keyHash, async () => {
       const found = await findSecretKey(this.prisma, keyHash);
       return found && { environmentId: found.environmentId, keyExpiresAt: found.expiresAt };
     });
     if (!key || key.keyExpiresAt <= Date.now()) return { principal: null, failure: "unknown secret key" };
-    return { principal: { environmentId: key.environmentId, grants: secretKeyGrants, credential: { kind: "secretKey", keyHash } } };
+    return { principal: { environmentId: key.environmentId, grants: secretKeyGrants, credential: { kind: "secretKey", keyHash, expiresAt: key.keyExpiresAt } } };
   }
 
   private async accessToken(token: string): Promise<Authentication> {
@@ -135,7 +135,7 @@ export class Authenticator {
     let key = env && signingKeyOf(env, header.kid);
     if (env && !key && header.kid !== undefined && Date.now() - env.loadedAt >= this.unknownKidRefreshMs) {
       // Perhaps a key rotated on another node a moment ago: read the keys again, once.
-      this.environments.delete(env.id);
+      this.environments.invalidate((id) => id === header.sub);
       env = await this.environment(header.sub);
       key = env && signingKeyOf(env, header.kid);
     }
@@ -154,7 +154,7 @@ export class Authenticator {
   }
 
   private environment(id: string): Promise<CachedEnvironment | null> {
-    return this.cached(this.environments, id, async () => {
+    return this.environments.get(id, async () => {
       const row = await this.prisma.environment.findUnique({ where: { id }, select: { id: true, tokensRevokedBefore: true } });
       if (!row) return null;
       const keys = await this.signingKeys.accepted(id);
@@ -165,29 +165,6 @@ export class Authenticator {
         loadedAt: Date.now(),
       };
     });
-  }
-
-  private async cached<V extends { expires: number }>(
-    cache: Map<string, V>,
-    key: string,
-    load: () => Promise<Omit<V, "expires"> | null>,
-  ): Promise<V | null> {
-    const hit = cache.get(key);
-    if (hit && hit.expires > Date.now()) return hit;
-    let epoch: number;
-    let row: Omit<V, "expires"> | null;
-    let attempts = 0;
-    do {
-      epoch = this.epoch;
-      row = await load();
-      // A revocation or key change announced during the read may not be in what it returned.
-    } while (epoch !== this.epoch && ++attempts < 2);
-    const entry = row ? ({ ...row, expires: Date.now() + this.ttlMs } as V) : null;
-    // Misses are not cached: a key created a moment ago must work at once.
-    if (entry && epoch === this.epoch) cache.set(key, entry);
-    else cache.delete(key);
-    if (cache.size > this.maxEntries) cache.clear();
-    return entry;
   }
 }
 

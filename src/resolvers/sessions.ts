@@ -12,6 +12,7 @@ import {
   updateSessionInputSchema,
   type CreateSessionInput,
 } from "../sessions/validation.js";
+import { audit } from "../auth/audit.js";
 import { can } from "../auth/scopes.js";
 import { environmentId, liveCaller, parseInput, principal } from "./common.js";
 import { selects } from "./selection.js";
@@ -36,17 +37,28 @@ export async function createSession(ctx: Context, input: CreateSessionInput) {
 
 export async function updateSession(ctx: Context, ref: string, input: unknown) {
   const patch = parseInput(updateSessionInputSchema, input);
-  const session = await ctx.services.sessions.update(await requireSession(ctx, ref), patch);
+  const before = await requireSession(ctx, ref);
+  const session = await ctx.services.sessions.update(before, patch);
+  // Renames change who may see the session: its live subscriptions re-check on this signal.
   ctx.services.signals.publish(sessionChanged(session));
+  if (before.externalId !== session.externalId) {
+    audit(ctx.services.logger, "session.renamed", { ...auditOf(ctx), sessionId: session.id, from: before.externalId, to: session.externalId });
+  }
   return session;
 }
 
 export async function closeSession(ctx: Context, ref: string, reason: string | null | undefined) {
   const why = parseInput(closedReasonSchema, reason);
   const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), why ?? null);
-  if (changed) ctx.services.signals.publish(sessionChanged(session));
+  if (changed) {
+    ctx.services.signals.publish(sessionChanged(session));
+    audit(ctx.services.logger, "session.closed", { ...auditOf(ctx), sessionId: session.id, reason: session.closedReason });
+  }
   return session;
 }
+
+/** Who did it, for the audit trail: the environment, the request, and the kind of credential. */
+const auditOf = (ctx: Context) => ({ environmentId: environmentId(ctx), requestId: ctx.requestId, credential: principal(ctx).credential.kind });
 
 export async function listSessions(ctx: Context, args: ListArgs, info: GraphQLResolveInfo) {
   const env = environmentId(ctx);
