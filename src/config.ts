@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { corsOriginsSchema } from "./http/cors.js";
 import { limitsEnvShape } from "./limits.js";
 
 const optionalUrl = z.string().trim().min(1).pipe(z.url()).optional();
@@ -35,6 +36,10 @@ const configSchema = z
     REPLICATION_FLUSH_MS: z.coerce.number().int().min(1).max(60_000).default(100),
     REPLICATION_LEADER_RENEW_MS: z.coerce.number().int().min(100).max(60_000).default(2_000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Origins allowed cross-origin, or `*` (the default); credentials never are (src/http/cors.ts). */
+    CORS_ORIGINS: corsOriginsSchema,
+    /** `0` turns the GraphiQL page off; default `1`. */
+    GRAPHIQL: z.enum(["0", "1"], { message: "must be 0 (off) or 1 (on)" }).default("1"),
     // The configurable limits (rate limits, quotas): their variables and defaults live in src/limits.ts.
     ...limitsEnvShape,
     /** Time between housekeeping sweeps (expired idempotency keys, old finished waitpoints). */

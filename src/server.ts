@@ -11,6 +11,7 @@ import { createContext, type Context } from "./context.js";
 import { errorShaping, streamErrorsAsResults, subscriptionErrorsWithData } from "./errors-plugin.js";
 import { answerLimits } from "./http/answer-budget.js";
 import { refuseBody } from "./http/body-limit.js";
+import { corsOptions } from "./http/cors.js";
 import { eventStreams } from "./http/graphql-sse.js";
 import { healthz } from "./http/healthz.js";
 import { metricsPlugin } from "./http/metrics-plugin.js";
@@ -20,6 +21,7 @@ import { webPages } from "./http/web.js";
 import { guardWebSockets } from "./http/ws-guard.js";
 import { limits } from "./limits.js";
 import { inputGuard } from "./input-guard-plugin.js";
+import { introspectionNeedsAuth } from "./introspection-plugin.js";
 import { rateLimit } from "./rate-limit/plugin.js";
 import { CountedCaps } from "./realtime/counted-caps.js";
 import { deliveryLimits } from "./realtime/delivery-limits.js";
@@ -88,7 +90,8 @@ export function createApp(services: Services) {
     },
     maskedErrors: { maskError: masking.maskError },
     // graphql-sse carries the Authorization header GraphiQL sends; a WebSocket would need connectionParams.
-    graphiql: { title: "Sessions", subscriptionsProtocol: "GRAPHQL_SSE", defaultQuery: graphiqlQuery },
+    graphiql: services.config.GRAPHIQL === "1" && { title: "Sessions", subscriptionsProtocol: "GRAPHQL_SSE", defaultQuery: graphiqlQuery },
+    cors: corsOptions(services.config.CORS_ORIGINS),
     context: async (initial) => {
       const authorization =
         initial.request?.headers.get("authorization") ??
@@ -121,6 +124,7 @@ export function createApp(services: Services) {
       }),
       deliveryLimits({ limits: services.limits, refusals: services.refusals, caps }),
       inputGuard,
+      introspectionNeedsAuth(),
       masking.httpPlugin(authenticated),
       streamErrorsAsResults,
       subscriptionErrorsWithData,
