@@ -24,6 +24,10 @@ async function start(client: SessionsClient) {
 
   const { createSession } = await client.request(CreateSessionDocument, { input: { type: "chat", externalId: conversation } });
   const id = createSession.session.id;
+  // A name stays taken by a closed or expired session, and createSession returns it: say so, and take no input.
+  if (createSession.session.status !== "ACTIVE") {
+    composer.replaceChildren(el("p", { className: "notice", dataset: { testid: "closed" }, textContent: `This conversation is ${createSession.session.status.toLowerCase()}.` }));
+  }
   const bubbles = new Map<string, HTMLElement>();
   const bubble = (key: string, role: "user" | "assistant", seq: number) => {
     let b = bubbles.get(key);
