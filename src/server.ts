@@ -135,7 +135,7 @@ export function createApp(services: Services) {
   const server = createServer((req, res) => {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
-    if (refuseBody(req, res, MAX_BODY_BYTES)) return;
+    if (refuseBody(req, res, MAX_BODY_BYTES, (code) => services.metrics.errors.inc({ code }))) return;
     if (req.url?.startsWith(SSE_PATH) && sse.track(req, res)) return;
     withRequestId(requestId, () => void yoga(req, res));
   });

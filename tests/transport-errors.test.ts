@@ -250,3 +250,25 @@ describe.each(transports)("the error contract over %s", (transport) => {
     });
   }
 });
+
+describe("the error contract for a body refused before GraphQL", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer("pglite");
+  });
+  afterAll(() => server?.close());
+
+  it("carries the request id and is counted", async () => {
+    const before = await errorCount(server, "PAYLOAD_TOO_LARGE");
+    const res = await fetch(`${server.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "too-big-1" },
+      body: JSON.stringify({ query: "{ __typename }", variables: { pad: "x".repeat(5 * 1024 * 1024) } }),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { errors: WireError[] }).errors).toEqual([
+      { message: expect.any(String), extensions: { code: "PAYLOAD_TOO_LARGE", requestId: "too-big-1" } },
+    ]);
+    expect(await errorCount(server, "PAYLOAD_TOO_LARGE")).toBe(before + 1);
+  });
+});
