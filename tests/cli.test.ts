@@ -38,9 +38,16 @@ const run = (env: Record<string, string>, ...args: string[]) => {
 
 const LIST = `{ sessions { totalCount } }`;
 const MINT = `mutation { createPublicAccessToken(scopes: ["read:all"]) { token } }`;
-const works = async (url: string, key: string) => (await gqlClient(url, key)(LIST)).errors === undefined;
-/** How long a signal may take to arrive. */
-const SIGNAL_MS = 2_000;
+/**
+ * A GraphQL request retried once after a network error: a CLI run lasts seconds, long enough for
+ * the server to close fetch's idle keep-alive socket just as it is reused.
+ */
+const request = (url: string, key: string, query: string) => gqlClient(url, key)(query).catch(() => gqlClient(url, key)(query));
+const works = async (url: string, key: string) => (await request(url, key, LIST)).errors === undefined;
+/** Each test runs several CLI processes (seconds each on a busy machine). */
+const CLI_TEST_MS = 120_000;
+/** How long a signal may take to arrive on a busy machine; far below the ten minutes `longCache` below would hold a key. */
+const SIGNAL_MS = 4_000;
 
 describe("sessions env rotate-key and rotate-signing-key, against running servers (PostgreSQL)", () => {
   let env: Record<string, string>;
@@ -52,7 +59,7 @@ describe("sessions env rotate-key and rotate-signing-key, against running server
     env = { ...(await backendEnv("postgres")), SESSIONS_MASTER_KEY: randomBytes(32).toString("base64") };
     withRedis = await startServer({ ...env, REDIS_URL: redisUrl() });
     withoutRedis = await startServer({ ...env, DATA_DIR: tempDir() });
-  });
+  }, CLI_TEST_MS);
   afterAll(async () => {
     await withRedis?.close();
     await withoutRedis?.close();
@@ -86,13 +93,13 @@ describe("sessions env rotate-key and rotate-signing-key, against running server
     await expect.poll(async () => (await longCache.authenticate(`Bearer ${oldKey}`)).principal, { timeout: SIGNAL_MS, interval: 20 }).toBeNull();
     longCache.close();
     await expect.poll(() => works(server().url, oldKey), { timeout: SIGNAL_MS, interval: 20 }).toBe(false);
-    expect(codes(await gqlClient(server().url, oldKey)(LIST))).toEqual(["UNAUTHENTICATED"]);
+    expect(codes(await request(server().url, oldKey, LIST))).toEqual(["UNAUTHENTICATED"]);
     expect(await works(server().url, newKey)).toBe(true);
     // The audit line names the environment, never a key.
     expect(rotated.stderr).toContain('"audit":"secret-key.rotated"');
     expect(rotated.stderr).not.toContain(newKey);
     expect(rotated.stderr).not.toContain(oldKey);
-  });
+  }, CLI_TEST_MS);
 
   it("rotate-key --keep-old keeps the old key valid that long, then refuses it", async () => {
     const slug = `keep-${Math.random().toString(36).slice(2, 8)}`;
@@ -118,12 +125,12 @@ describe("sessions env rotate-key and rotate-signing-key, against running server
     await expect.poll(() => works(withRedis.url, first), { timeout: 10_000, interval: 100 }).toBe(false);
     await expect.poll(() => works(withRedis.url, second), { timeout: 10_000, interval: 100 }).toBe(false);
     expect(await works(withRedis.url, third)).toBe(true);
-  });
+  }, CLI_TEST_MS);
 
   it("rotate-signing-key prints the new kid: new tokens carry it, tokens signed before stay valid", async () => {
     const slug = `sign-${Math.random().toString(36).slice(2, 8)}`;
     const key = newEnvironment(slug);
-    const mint = async () => (await gqlClient(withoutRedis.url, key)(MINT)).data!.createPublicAccessToken.token as string;
+    const mint = async () => (await request(withoutRedis.url, key, MINT)).data!.createPublicAccessToken.token as string;
     const before = await mint();
     expect(await works(withRedis.url, before)).toBe(true);
 
@@ -140,7 +147,7 @@ describe("sessions env rotate-key and rotate-signing-key, against running server
       expect(await works(server.url, before)).toBe(true);
       expect(await works(server.url, after)).toBe(true);
     }
-  });
+  }, CLI_TEST_MS);
 
   it("refuses an unknown environment and a bad --keep-old with one line and a non-zero status", () => {
     const unknown = run(env, "env", "rotate-key", "no-such-env");
@@ -151,7 +158,7 @@ describe("sessions env rotate-key and rotate-signing-key, against running server
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--keep-old must be a duration/);
     expect(run(env, "env", "rotate-key").status).toBe(2);
-  });
+  }, CLI_TEST_MS);
 });
 
 describe("sessions tail", () => {
