@@ -110,6 +110,26 @@ describe.each(stores)("channels: $name", ({ backend, s2 }) => {
     expect((await gql(READ, { id: closed })).data!.session.out.tailSeqNum).toBe(1);
   });
 
+  it("reads as many records as fit in a byte cap, always at least one", async () => {
+    const id = await newSession();
+    // Ten records of about 1 kB of JSON each (S2 meters 8 bytes more per record, PostgreSQL's text
+    // of jsonb is the JSON itself for a string).
+    const kB = (i: number) => `${i}`.padEnd(1_000, "x");
+    await gql(APPEND, { id, io: "OUT", records: records(...Array.from({ length: 10 }, (_, i) => kB(i))) });
+    const store = server.services.store;
+    const channel = { sessionId: id, io: "OUT" } as const;
+    const seqs = async (from: number, limit: number, maxBytes?: number) => (await store.read(channel, from, limit, maxBytes)).map((r) => r.seqNum);
+    expect(await seqs(0, 1_000, 3_500)).toEqual([0, 1, 2]);
+    expect(await seqs(3, 1_000, 3_500)).toEqual([3, 4, 5]);
+    expect(await seqs(8, 1_000, 3_500)).toEqual([8, 9]);
+    expect(await seqs(0, 2, 3_500)).toEqual([0, 1]);
+    expect(await seqs(4, 1_000, 10)).toEqual([4]);
+    expect(await seqs(10, 1_000, 3_500)).toEqual([]);
+    expect(await seqs(0, 1_000)).toHaveLength(10);
+    expect((await store.read(channel, 5, 1_000, 3_500)).map((r) => r.data)).toEqual([kB(5), kB(6), kB(7)]);
+    if (double) expect(double.reads.some((r) => r.bytes === 3_500)).toBe(true);
+  });
+
   it("enforces matchSeqNum", async () => {
     const id = await newSession();
     expect((await gql(APPEND, { id, io: "OUT", records: records(1), match: 0 })).data!.appendToSession.lastSeqNum).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ChannelFanout } from "../src/realtime/channel-fanout.js";
+import { ChannelFanout, type FanoutOptions } from "../src/realtime/channel-fanout.js";
 import { LocalSignals } from "../src/realtime/signals.js";
 import { encodeRecords } from "../src/realtime/channel-writer.js";
 import type { ChannelKey, NewRecords, StoredRecord, StreamStore } from "../src/realtime/stream-store.js";
@@ -9,15 +9,27 @@ class MemoryStore implements StreamStore {
   readonly backend = "memory";
   records: StoredRecord[] = [];
   reads = 0;
+  /** Each read: the byte cap it was given and the bytes of JSON it returned. */
+  readLog: { maxBytes: number | undefined; bytes: number; count: number }[] = [];
   async append(_tx: unknown, _c: ChannelKey, { data }: NewRecords) {
     const first = this.records.length;
     for (const d of data) this.records.push({ seqNum: this.records.length, timestamp: new Date(), data: d });
     return { firstSeqNum: first, lastSeqNum: this.records.length - 1, tailSeqNum: this.records.length };
   }
-  async read(_c: ChannelKey, from: number, limit: number) {
+  /** Honours the byte cap as the real stores do: as many records as fit, at least one. */
+  async read(_c: ChannelKey, from: number, limit: number, maxBytes = Infinity) {
     this.reads++;
     await new Promise((r) => setTimeout(r, 1));
-    return this.records.slice(from, from + limit);
+    const out: StoredRecord[] = [];
+    let bytes = 0;
+    for (const r of this.records.slice(from, from + limit)) {
+      const size = JSON.stringify(r.data).length;
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      out.push(r);
+      bytes += size;
+    }
+    this.readLog.push({ maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined, bytes, count: out.length });
+    return out;
   }
   async tail() {
     return this.records.length;
@@ -29,10 +41,10 @@ class MemoryStore implements StreamStore {
 
 const channel: ChannelKey = { sessionId: "session_x", io: "OUT" };
 
-function setup(subscriberBuffer = 100) {
+function setup(subscriberBuffer = 100, options: Partial<FanoutOptions> = {}) {
   const store = new MemoryStore();
   const signals = new LocalSignals();
-  const fanout = new ChannelFanout(store, signals, { subscriberBuffer, readBatch: 7 }, (e) => {
+  const fanout = new ChannelFanout(store, signals, { subscriberBuffer, readBatch: 7, ...options }, (e) => {
     throw e;
   });
   const append = async (...data: unknown[]) => {
@@ -146,5 +158,47 @@ describe("channel fan-out", () => {
     expect(await take(it, 10)).toEqual([0, 1, 2]);
     // A subscriber arriving after the close replays and completes.
     expect(await take(fanout.subscribe(channel, 1, async () => true), 10)).toEqual([1, 2]);
+  });
+  it("catches up on small records in reads of the full count, and on large ones in reads capped by bytes", async () => {
+    const { store, fanout, append } = setup(10_000, { readBatch: 1_000, replayBatchBytes: 10_000 });
+    await append(...Array.from({ length: 1_000 }, (_, i) => i));
+    const small = fanout.subscribe(channel, 0, async () => false);
+    expect(await take(small, 1_000)).toEqual(Array.from({ length: 1_000 }, (_, i) => i));
+    // 1,000 records of a few bytes each: one read, not one per worst-case-sized batch.
+    expect(store.readLog).toHaveLength(1);
+    expect(store.readLog[0]).toMatchObject({ count: 1_000 });
+    await small.return?.();
+
+    store.readLog.length = 0;
+    const big = "x".repeat(3_000);
+    await append(...Array.from({ length: 20 }, () => big), "y".repeat(25_000), "z");
+    const late = fanout.subscribe(channel, 1_000, async () => false);
+    expect(await take(late, 22)).toEqual(Array.from({ length: 22 }, (_, i) => 1_000 + i));
+    // Three 3 kB records fit in 10 kB; the 25 kB one exceeds the cap and still comes, alone.
+    expect(store.readLog.every((r) => r.maxBytes !== undefined && r.maxBytes <= 10_000)).toBe(true);
+    expect(store.readLog.every((r) => r.bytes <= 10_000 || r.count === 1)).toBe(true);
+    expect(store.readLog.map((r) => r.count)).toEqual([3, 3, 3, 3, 3, 3, 2, 1, 1]);
+    await late.return?.();
+  });
+
+  it("follows with the same count and byte caps as it catches up", async () => {
+    const { store, fanout, append } = setup(10_000, { readBatch: 1_000, replayBatchBytes: 10_000 });
+    const live = fanout.subscribe(channel, undefined, async () => false);
+    // The follower is set up once the first record (read back by the follower) reaches it.
+    const first = take(live, 1);
+    while (fanout.followerCount === 0) await new Promise((r) => setImmediate(r));
+    await append("first");
+    expect(await first).toEqual([0]);
+    store.readLog.length = 0;
+    await append(...Array.from({ length: 10 }, () => "x".repeat(4_000)));
+    expect(await take(live, 10)).toEqual(Array.from({ length: 10 }, (_, i) => 1 + i));
+    expect(store.readLog.map((r) => [r.maxBytes, r.count])).toEqual([
+      [10_000, 2],
+      [10_000, 2],
+      [10_000, 2],
+      [10_000, 2],
+      [10_000, 2],
+    ]);
+    await live.return?.();
   });
 });

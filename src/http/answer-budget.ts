@@ -16,7 +16,7 @@ import type { Plugin } from "graphql-yoga";
 import type { Context } from "../context.js";
 import { ApiError, badInput } from "../errors.js";
 import type { Refusals } from "../refusals.js";
-import { recordBytes } from "../realtime/record-encoding.js";
+import { RECORD_ENVELOPE_BYTES, recordBytes } from "../realtime/record-encoding.js";
 import type { StreamStore } from "../realtime/stream-store.js";
 
 export interface AnswerLimitsOptions {
@@ -24,7 +24,7 @@ export interface AnswerLimitsOptions {
   answerBytes: number;
   /** Weighted cost one operation may have (limits.listCost, 5,000; see listCost). */
   maxCost: number;
-  /** The largest record a channel holds (limits.recordBytes, 1 MiB): reads are sized for it. */
+  /** The largest record a channel holds (limits.recordBytes, 1 MiB): bounds a small read's byte cap. */
   recordBytesMax: number;
   refusals: Pick<Refusals, "record">;
 }
@@ -80,35 +80,46 @@ class AnswerBudget {
   private reserved = 0;
   constructor(readonly max: number) {}
 
-  /** How many records a read may ask for, sized for records of the largest size. */
+  /**
+   * The byte cap of a read of `wanted` records: what the answer has left, less what reads in
+   * flight may still return and an envelope per record (the store measures only their JSON), and
+   * no more than `wanted` records of the largest size, so a small read leaves the rest to the
+   * answer's other reads. At least 1: the store then returns one record, which settle refuses if
+   * it does not fit.
+   */
   reserve(wanted: number, worst: number) {
-    const n = Math.max(1, Math.min(wanted, Math.floor((this.max - this.spent - this.reserved) / worst)));
-    this.reserved += n * worst;
-    return { n, settle: (bytes: number) => ((this.reserved -= n * worst), (this.spent += bytes), this.spent <= this.max) };
+    const free = this.max - this.spent - this.reserved - wanted * RECORD_ENVELOPE_BYTES;
+    const bytes = Math.max(1, Math.min(wanted * worst, free));
+    this.reserved += bytes;
+    return { bytes, settle: (read: number) => ((this.reserved -= bytes), (this.spent += read), this.spent <= this.max) };
   }
 }
 
 /** The store as one answer sees it: reads in steps that cannot exceed the answer's budget. */
 function budgetedStore(store: StreamStore, budget: AnswerBudget, worst: number, onRefused: () => void): StreamStore {
-  const read: StreamStore["read"] = async (channel, fromSeqNum, limit) => {
+  const read: StreamStore["read"] = async (channel, fromSeqNum, limit, maxBytes) => {
     const records = [];
     let next = fromSeqNum;
     let left = limit;
     while (left > 0) {
-      const { n, settle } = budget.reserve(left, worst);
+      const { bytes, settle } = budget.reserve(left, worst);
       let batch;
       try {
-        batch = await store.read(channel, next, n);
+        batch = await store.read(channel, next, left, Math.min(bytes, maxBytes ?? Infinity));
       } catch (error) {
         settle(0);
         throw error;
       }
-      if (!settle(batch.reduce((sum, r) => sum + recordBytes(r), 0))) {
+      const got = batch.reduce((sum, r) => sum + recordBytes(r), 0);
+      if (!settle(got)) {
         onRefused();
         throw new ApiError("PAYLOAD_TOO_LARGE", `the answer would hold more than ${budget.max} bytes of records: ask for fewer (a smaller limit, fewer aliases)`);
       }
       records.push(...batch);
-      if (batch.length < n) break;
+      // A caller's own cap is one read. Otherwise a short read is the tail, unless the cap may
+      // have cut it: the store's measure of JSON runs up to about twice ours (PostgreSQL's text of
+      // jsonb has spaces), and the next record may be as large as a record can be.
+      if (maxBytes !== undefined || batch.length === 0 || (batch.length < left && 2 * got + worst <= bytes)) break;
       next = batch.at(-1)!.seqNum + 1;
       left -= batch.length;
     }

@@ -1,7 +1,7 @@
 import { ApiError } from "../errors.js";
 import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
-import { recordBytes } from "./record-encoding.js";
+import { RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
 import type { Signals } from "./signals.js";
 import type { AppendAck, ChannelKey, StoredRecord, StreamStore } from "./stream-store.js";
 
@@ -16,13 +16,10 @@ export interface FanoutOptions {
    */
   subscriberBufferBytes?: number;
   /**
-   * What one read from the store may hold at worst: a read asks for at most this divided by the
-   * largest record a channel can hold. Default: limits.replayBatchBytes (16 MiB), so 16 records of
-   * up to 1 MiB.
+   * Bytes of records one read from the store may return (the store's byte cap: as many records
+   * as fit, at least one), alongside the readBatch count. Default: limits.replayBatchBytes (16 MiB).
    */
   replayBatchBytes?: number;
-  /** The largest record a channel can hold, in bytes. Default: limits.recordBytes (1 MiB). */
-  recordBytesMax?: number;
 }
 
 interface Subscriber {
@@ -59,6 +56,7 @@ class Follower {
     private channel: ChannelKey,
     tail: number,
     private batch: number,
+    private batchBytes: number,
     private onError: (error: unknown) => void,
   ) {
     this.position = this.wanted = tail;
@@ -144,7 +142,7 @@ class Follower {
     this.pumping ??= (async () => {
       try {
         while (this.position < this.wanted) {
-          const records = await this.store.read(this.channel, this.position, this.batch);
+          const records = await this.store.read(this.channel, this.position, this.batch, this.batchBytes);
           if (records.length === 0) break;
           this.accept(records);
         }
@@ -194,8 +192,8 @@ function deliver(sub: Subscriber, records: StoredRecord[]) {
 export class ChannelFanout {
   private followers = new Map<string, Promise<Follower>>();
   private unsubscribe: () => void;
-  /** Records per read from the store: readBatch, fewer when that many could exceed replayBatchBytes. */
-  private readBatch: number;
+  /** Bytes per read from the store (see FanoutOptions.replayBatchBytes). */
+  private readBytes: number;
   private subscriberBytes: number;
 
   constructor(
@@ -204,9 +202,7 @@ export class ChannelFanout {
     private options: FanoutOptions,
     private onError: (error: unknown) => void,
   ) {
-    const worstRecord = options.recordBytesMax ?? limits.recordBytes;
-    // Sizes are only known once read, so a batch is sized for records of the largest size.
-    this.readBatch = Math.max(1, Math.min(options.readBatch, Math.floor((options.replayBatchBytes ?? limits.replayBatchBytes) / worstRecord)));
+    this.readBytes = options.replayBatchBytes ?? limits.replayBatchBytes;
     this.subscriberBytes = options.subscriberBufferBytes ?? limits.subscriberBufferBytes;
     this.unsubscribe = signals.subscribe((signal) => {
       if (signal.kind === "append") {
@@ -283,8 +279,11 @@ export class ChannelFanout {
     if (sub.next < 0) sub.next = await this.store.tail(channel);
     while (sub.next < until && !sub.queue.closed) {
       await sub.queue.drained(Math.floor(this.options.subscriberBuffer / 2), Math.floor(this.subscriberBytes / 2));
-      const limit = Math.min(this.readBatch, until - sub.next);
-      const records = await this.store.read(channel, sub.next, limit);
+      // No more than the subscriber has room for, so catching up never trips its own budget: the
+      // store measures only the records' JSON, the budget also an envelope per record.
+      const limit = Math.max(1, Math.min(this.options.readBatch, until - sub.next, this.options.subscriberBuffer - sub.queue.size));
+      const room = this.subscriberBytes - sub.queue.bytes - limit * RECORD_ENVELOPE_BYTES;
+      const records = await this.store.read(channel, sub.next, limit, Math.max(1, Math.min(this.readBytes, room)));
       if (records.length === 0) break;
       deliver(sub, records);
     }
@@ -297,7 +296,7 @@ export class ChannelFanout {
     if (!follower) {
       follower = this.store
         .tail(channel)
-        .then((tail) => new Follower(this.store, channel, tail, this.readBatch, this.onError));
+        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.readBytes, this.onError));
       follower.catch(() => this.followers.delete(id));
       this.followers.set(id, follower);
     }

@@ -97,6 +97,30 @@ const readRecords: Prepared = {
   name: "read-records",
   text: "SELECT seq_num, timestamp, data FROM channel_records WHERE session_id = $1 AND io = $2 AND seq_num >= $3 ORDER BY seq_num LIMIT $4",
 };
+/**
+ * readRecords within a byte budget: walks the channel a record at a time from the first one at or
+ * after $3, keeping a running total of each record's JSON length, and stops before the record that
+ * would take the total past $5 bytes (the first one always comes) or after $4 records. A window
+ * sum over the range would have to measure every record up to the count limit, detoasting up to a
+ * thousand large ones the cap then drops; the walk measures at most one record past the cap.
+ * SeqNums are dense (the channel row hands them out), so the next record is seq_num + 1. Each
+ * record's JSON text is made once, both measured and returned.
+ */
+const readRecordsCapped: Prepared = {
+  name: "read-records-capped",
+  text: `WITH RECURSIVE walk AS (
+    (SELECT c.seq_num, c.timestamp, j.json, 1 AS n, octet_length(j.json)::bigint AS total
+     FROM channel_records c, LATERAL (SELECT c.data::text AS json) j
+     WHERE c.session_id = $1 AND c.io = $2 AND c.seq_num >= $3 ORDER BY c.seq_num LIMIT 1)
+    UNION ALL
+    SELECT c.seq_num, c.timestamp, j.json, w.n + 1, w.total + octet_length(j.json)
+    FROM walk w
+    JOIN channel_records c ON c.session_id = $1 AND c.io = $2 AND c.seq_num = w.seq_num + 1
+    CROSS JOIN LATERAL (SELECT c.data::text AS json) j
+    WHERE w.n < $4 AND w.total + octet_length(j.json) <= $5
+  )
+  SELECT seq_num, timestamp, json FROM walk`,
+};
 const readTail: Prepared = { name: "read-tail", text: "SELECT tail_seq_num FROM channels WHERE session_id = $1 AND io = $2" };
 
 interface PendingAppend {
@@ -199,7 +223,17 @@ export class LocalStreamStore implements StreamStore {
     return Promise.all(items.map((item, i) => appendOutcome(byIndex.get(i), item.count) ?? settle(item)));
   }
 
-  async read({ sessionId, io }: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]> {
+  async read({ sessionId, io }: ChannelKey, fromSeqNum: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
+    if (maxBytes !== undefined && Number.isFinite(maxBytes) && limit > 1) {
+      const capped = await this.sql.query<{ seq_num: string | bigint; timestamp: Date; json: string }>(readRecordsCapped, [
+        sessionId,
+        io,
+        fromSeqNum,
+        limit,
+        Math.max(0, Math.floor(maxBytes)),
+      ]);
+      return capped.map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: JSON.parse(r.json) as unknown }));
+    }
     const rows = await this.sql.query<{ seq_num: string | bigint; timestamp: Date; data: unknown }>(readRecords, [sessionId, io, fromSeqNum, limit]);
     return rows.map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: r.data }));
   }

@@ -29,12 +29,14 @@ function encode(record: StoredRecord): Encoded {
 /** The record's data as JSON, encoded at most once per record object. */
 export const recordJson = (record: StoredRecord) => encode(record).json;
 
+/** What recordBytes adds to a record's JSON for its envelope. */
+export const RECORD_ENVELOPE_BYTES = 128;
+
 /**
  * The bytes a record costs a subscriber: its data's JSON plus a fixed allowance for the envelope
  * (seqNum, timestamp, ids), so that a flood of tiny records is not free either.
  */
-export const recordBytes = (record: StoredRecord) => encode(record).bytes + ENVELOPE_BYTES;
-const ENVELOPE_BYTES = 128;
+export const recordBytes = (record: StoredRecord) => encode(record).bytes + RECORD_ENVELOPE_BYTES;
 
 /** Never the text of a real value in a result: only record data is client-chosen, and it is spliced. */
 const MARKER = "\u0000record\u0000";

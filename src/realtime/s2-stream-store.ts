@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { AppendInput, AppendRecord, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type S2Basin } from "@s2-dev/streamstore";
+import { AppendInput, AppendRecord, meteredBytes, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type S2Basin } from "@s2-dev/streamstore";
 import { seqNumMismatch } from "./local-stream-store.js";
 import { streamName, type AppendTransaction, type ChannelAccess, type ChannelKey, type NewRecords, type StoredRecord, type StreamStore } from "./stream-store.js";
 
@@ -9,6 +9,9 @@ export interface S2Options {
   /** Base address of the S2 API; unset: S2's cloud endpoints. */
   endpoint?: string;
 }
+
+/** The most one unary read returns, in metered bytes; also S2's largest record, so it always holds the next one. */
+const S2_READ_MAX_BYTES = 1024 * 1024;
 
 const isNotFound = (e: unknown) => e instanceof S2Error && (e.status === 404 || e.code === "stream_not_found");
 
@@ -67,12 +70,37 @@ export class S2StreamStore implements StreamStore {
     }
   }
 
-  async read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]> {
+  /**
+   * S2 answers a unary read with at most 1,000 records and 1 MiB, and only records that fit the
+   * byte limit asked: reads continue until `limit` records, the byte cap, or the tail (the answer's
+   * `tail`, which S2 gives when the read reaches recent records).
+   */
+  async read(channel: ChannelKey, fromSeqNum: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
+    const cap = maxBytes !== undefined && Number.isFinite(maxBytes) ? Math.max(1, Math.floor(maxBytes)) : Infinity;
+    const records: StoredRecord[] = [];
     try {
-      const batch = await this.stream(channel).read({ start: { from: { seqNum: fromSeqNum }, clamp: true }, stop: { limits: { count: limit } } });
-      return batch.records.map((r) => ({ seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown }));
+      const stream = this.stream(channel);
+      let next = fromSeqNum;
+      let room = cap;
+      while (records.length < limit && room > 0) {
+        const start = { from: { seqNum: next }, clamp: true };
+        const count = limit - records.length;
+        let batch = await stream.read({ start, stop: { limits: { count, bytes: Math.min(room, S2_READ_MAX_BYTES) } } });
+        // A cap below S2's largest record can leave the first record out: it still comes, alone.
+        if (batch.records.length === 0 && records.length === 0 && room < S2_READ_MAX_BYTES) {
+          batch = await stream.read({ start, stop: { limits: { count: 1 } } });
+        }
+        if (batch.records.length === 0) break;
+        for (const r of batch.records) {
+          records.push({ seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown });
+          room -= meteredBytes(r);
+        }
+        next = batch.records.at(-1)!.seqNum + 1;
+        if (batch.tail && batch.tail.seqNum <= next) break;
+      }
+      return records;
     } catch (error) {
-      if (isNotFound(error) || error instanceof RangeNotSatisfiableError) return [];
+      if (isNotFound(error) || error instanceof RangeNotSatisfiableError) return records;
       throw error;
     }
   }

@@ -70,8 +70,14 @@ export interface StreamStore {
    * no idempotency key needs checking.
    */
   appendGuarded?(session: SessionRef, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend>;
-  /** Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. */
-  read(channel: ChannelKey, fromSeqNum: number, limit: number): Promise<StoredRecord[]>;
+  /**
+   * Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. With
+   * maxBytes, also only as many as fit in that many bytes of record JSON (by the store's own
+   * measure: PostgreSQL's text of the stored jsonb, S2's metered bytes), but always at least one
+   * when there is one: readers that cannot know record sizes in advance size reads by bytes
+   * instead of assuming every record is as large as a record may be. Default: no byte cap.
+   */
+  read(channel: ChannelKey, fromSeqNum: number, limit: number, maxBytes?: number): Promise<StoredRecord[]>;
   tail(channel: ChannelKey): Promise<number>;
   /**
    * Records from fromSeqNum on, live, until the signal aborts. Stores that clients may write to

@@ -1,17 +1,32 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
+const MiB = 1024 * 1024;
+
 /**
  * A test double of the part of S2's REST API that @s2-dev/streamstore uses over fetch (HTTP/1.1):
  * create stream, append (with match_seq_num), read (JSON, and SSE read sessions with batch and
  * ping events), check tail, issue access token. Mirrors S2's limits: 1000 records and 1 MiB per
- * append, dense seqNums from 0, 412 on a seqNum mismatch, 416 past the tail without clamp.
+ * append, 1000 records and 1 MiB (or less if asked) per unary read, dense seqNums from 0, 412 on a
+ * seqNum mismatch, 416 past the tail without clamp.
  */
 interface Rec {
   seq_num: number;
   timestamp: number;
   body: string;
   headers: [string, string][];
+}
+
+/** S2's metered size of a record: its body and headers, 2 bytes per header and 8 per record. */
+const metered = (r: Rec) =>
+  8 + Buffer.byteLength(r.body) + r.headers.reduce((n, [k, v]) => n + 2 + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+
+/** A unary read as the double answered it. */
+export interface ReadLog {
+  from: number;
+  count: number;
+  bytes: number;
+  returned: number;
 }
 
 export interface IssuedToken {
@@ -25,6 +40,7 @@ export async function startS2Double(accessToken: string) {
   const waiters = new Map<string, Set<() => void>>();
   const issued: IssuedToken[] = [];
   const requests: string[] = [];
+  const reads: ReadLog[] = [];
   let failNextAppendAfterCommit = false;
 
   const key = (basin: string, stream: string) => `${basin}/${stream}`;
@@ -94,7 +110,20 @@ export async function startS2Double(accessToken: string) {
       if (from > recs.length && !clamp) return json(res, 416, { tail: tailOf(recs) });
       const slice = (at: number) => recs.slice(at, at + count);
 
-      if (req.headers.accept !== "text/event-stream") return json(res, 200, { records: slice(from), tail: tailOf(recs) });
+      if (req.headers.accept !== "text/event-stream") {
+        // A unary read stops at `count` records or `bytes` metered bytes (both at most S2's
+        // 1000 / 1 MiB), returning only records that fit: possibly none.
+        const bytes = Math.min(Number(url.searchParams.get("bytes") ?? MiB), MiB);
+        const records: Rec[] = [];
+        let total = 0;
+        for (const r of slice(from)) {
+          total += metered(r);
+          if (total > bytes) break;
+          records.push(r);
+        }
+        reads.push({ from, count, bytes, returned: records.length });
+        return json(res, 200, { records, tail: tailOf(recs) });
+      }
 
       // A read session: what is there, then each new batch live, pings in between.
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -129,6 +158,8 @@ export async function startS2Double(accessToken: string) {
     streams,
     issued,
     requests,
+    /** Every unary read, in order: what was asked and how many records came back. */
+    reads,
     /** The next append is stored, then its connection dropped before the answer: a lost response. */
     loseNextAppendResponse() {
       failNextAppendAfterCommit = true;
