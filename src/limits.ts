@@ -121,9 +121,11 @@ export const limitTable = {
   connectionBufferBytes: { what: "bytes waiting in one connection's write buffer (WebSocket `bufferedAmount`, SSE response) before deliveries wait", value: 8 * MiB, unit: "bytes", error: "none" },
   stalledConnectionMs: { what: "a connection whose write buffer does not drain for this long is closed", value: 60_000, unit: "ms", error: "RATE_LIMITED" },
   sseKeepAliveMs: { what: "TCP keep-alive probes on an idle event stream start after (graphql-sse also writes a comment every 12s)", value: 30_000, unit: "ms", error: "none" },
-  replayBatchBytes: { what: "worst-case bytes of one catch-up read (records per read = this / the largest record)", value: 16 * MiB, unit: "bytes", error: "none" },
+  replayBatchBytes: { what: "bytes of records read from the store per catch-up batch (as many records as fit, at least one)", value: 16 * MiB, unit: "bytes", error: "none" },
   answerBytes: { what: "records in one query or mutation answer, as JSON (refused while reading, before the answer is built)", value: 32 * MiB, unit: "bytes", error: "PAYLOAD_TOO_LARGE" },
-  listCost: { what: "weighted cost of an operation: each field 1, a list field's selection times its `limit`/`first`/`last`", value: 5_000, unit: "cost", error: "BAD_USER_INPUT" },
+  // Room for what the contract allows one read to ask: both channels' records at limit 1,000 with
+  // every field cost about 6,000. The bytes such answers carry are bounded by answerBytes.
+  listCost: { what: "weighted cost of an operation: each field 1, a list field's selection times its `limit`/`first`/`last`", value: 8_000, unit: "cost", error: "BAD_USER_INPUT" },
   sseReservationTtlMs: { what: "an SSE reservation (`PUT /graphql/stream`) not connected within this is dropped", value: 30_000, unit: "ms", error: "none" },
   sseReservationsPerToken: { what: "open SSE reservations per credential (needs one: 401 without)", value: 10, unit: "reservations", error: "RATE_LIMITED" },
   subscriptionsPerConnection: {
