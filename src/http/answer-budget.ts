@@ -22,7 +22,7 @@ import type { StreamStore } from "../realtime/stream-store.js";
 export interface AnswerLimitsOptions {
   /** Bytes of records one query or mutation may read (limits.answerBytes, 32 MiB). */
   answerBytes: number;
-  /** Weighted cost one operation may have (limits.listCost, 5,000; see listCost). */
+  /** Weighted cost one operation may have (limits.listCost, 8,000; see listCost). */
   maxCost: number;
   /** The largest record a channel holds (limits.recordBytes, 1 MiB): bounds a small read's byte cap. */
   recordBytesMax: number;
