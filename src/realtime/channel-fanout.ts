@@ -228,6 +228,16 @@ export class ChannelFanout {
   }
 
   /**
+   * Subscribers of the channel in this process that are live: caught up, and handed each new
+   * record by the channel's follower. A subscription with no fromSeqNum starts at the tail as of
+   * this moment, so tests wait for it before appending instead of sleeping.
+   */
+  async liveSubscribers(channel: ChannelKey): Promise<number> {
+    const follower = await this.followers.get(channelId(channel))?.catch(() => undefined);
+    return follower ? [...follower.subscribers].filter((sub) => sub.live).length : 0;
+  }
+
+  /**
    * Replays the channel from fromSeqNum (default: its tail), then follows it live, with no gap
    * or duplicate across the switch. Ends once the session is closed and everything is delivered.
    */

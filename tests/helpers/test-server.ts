@@ -1,7 +1,9 @@
 import pino from "pino";
+import { vi } from "vitest";
 import { createEnvironment } from "../../src/auth/environments.js";
 import { loadConfig } from "../../src/config.js";
 import { createApp } from "../../src/server.js";
+import type { ChannelKey } from "../../src/realtime/stream-store.js";
 import { createServices, type Services } from "../../src/services.js";
 import { backendEnv, type BackendName } from "./backends.js";
 
@@ -30,6 +32,12 @@ export interface TestServer {
   env: Record<string, string>;
   /** A new environment with its own secret key: tests isolate themselves by environment. */
   newEnvironment(): Promise<{ id: string; secretKey: string; gql: Gql }>;
+  /**
+   * Resolves once at least `n` subscribers of the channel in this process are live (caught up and
+   * fed by the channel's follower). A subscription without fromSeqNum starts at the tail when it
+   * turns live, so a test appends after this instead of after a guessed sleep.
+   */
+  liveSubscribers(channel: ChannelKey, n?: number, timeoutMs?: number): Promise<void>;
   /** Cuts every open HTTP connection (SSE streams included), as a network failure would. */
   dropConnections(): void;
   close(): Promise<void>;
@@ -54,6 +62,15 @@ export async function startServer(backend: BackendName | Record<string, string>,
       const slug = `t${process.pid}-${++envCounter}-${Math.random().toString(36).slice(2, 8)}`;
       const { environment, secretKey } = await createEnvironment(services.prisma, slug);
       return { id: environment.id, secretKey, gql: gqlClient(url, secretKey) };
+    },
+    async liveSubscribers(channel, n = 1, timeoutMs = 10_000) {
+      await vi.waitFor(
+        async () => {
+          const live = await services.fanout.liveSubscribers(channel);
+          if (live < n) throw new Error(`${live}/${n} live subscribers on ${channel.sessionId} ${channel.io}`);
+        },
+        { timeout: timeoutMs, interval: 10 },
+      );
     },
     dropConnections: () => app.dropConnections(),
     async close() {
