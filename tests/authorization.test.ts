@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
 import { backendEnv, backendNames, redisUrl } from "./helpers/backends.js";
 import { subscribe, transports, type Received } from "./helpers/clients.js";
@@ -252,6 +252,32 @@ describe.each(transports)("2. live re-checks over %s", (transport) => {
     expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
   });
 
+  it("ends a secret key's subscriptions when a key rotated out with --keep-old expires", async () => {
+    const env = await server.newEnvironment();
+    const { id } = (await env.gql(CREATE, { e: "kept-old" })).data!.createSession.session;
+    const sub = subscribe(server, transport, env.secretKey, CHANGED, { id });
+    await sub.waitFor(1);
+    const { keptUntil } = await rotateSecretKey(server.services.prisma, env.id, { keepOldMs: 1_500 });
+    server.services.signals.publish({ kind: "credentials", environmentId: env.id });
+    expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    expect(Date.now()).toBeGreaterThanOrEqual(keptUntil!.getTime());
+  });
+
+  it("releases every watch when subscriptions end, by the client or by a cut", async () => {
+    const name = `watches-${transport}`;
+    const { waitpointId } = await setUp(name);
+    const watches = () => server.services.sessionWatch.size + server.services.waitpoints.watchers.size;
+    const before = watches();
+    const stopped = [subscribe(server, transport, await mint(admin, [`read:sessions:${name}`]), CHANGED, { id: name }), subscribe(server, transport, await mint(admin, [`read:sessions:${name}`]), WAITPOINT_CHANGED, { id: waitpointId })];
+    await Promise.all(stopped.map((sub) => sub.waitFor(1)));
+    expect(watches()).toBe(before + 2);
+    for (const sub of stopped) sub.stop();
+    await vi.waitFor(() => expect(watches()).toBe(before), { timeout: 5_000 });
+    const cut = await subscribeAll(await mint(admin, [`read:sessions:${name}`], "2s"), name, waitpointId);
+    for (const sub of cut) expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    await vi.waitFor(() => expect(watches()).toBe(before), { timeout: 5_000 });
+  });
+
   it("keeps subscriptions whose token still covers the session after a change", async () => {
     const name = `kept-${transport}`;
     const { id } = await setUp(name);
@@ -335,9 +361,16 @@ describe("2. live re-checks across two server processes (PostgreSQL + Redis)", (
       await Promise.all(subs.map((sub) => sub.waitFor(1)));
       return { id, subs };
     };
-    const renamed = await open("node-rename", await mint(env.gql, ["read:sessions:node-rename"]));
+    const renamedToken = await mint(env.gql, ["read:sessions:node-rename"]);
+    const renamed = await open("node-rename", renamedToken);
+    await env.gql(APPEND, { id: renamed.id });
+    const records = subscribe(b, "ws", renamedToken, RECORDS, { id: "node-rename" });
+    await records.waitFor(1);
+    // The append right after the rename races the rename's signal to the other node: it must lose.
     await env.gql(UPDATE, { id: renamed.id, input: { externalId: "node-rename-2" } });
-    for (const sub of renamed.subs) expect(await endCodes(sub)).toEqual(["FORBIDDEN"]);
+    await env.gql(APPEND, { id: renamed.id });
+    for (const sub of [...renamed.subs, records]) expect(await endCodes(sub)).toEqual(["FORBIDDEN"]);
+    expect(records.items).toHaveLength(1);
 
     const token = await mint(env.gql, ["read:sessions:node-revoke"]);
     const revoked = await open("node-revoke", token);

@@ -16,12 +16,21 @@ export interface GuardOptions<T> {
   sessionId: string;
   /** For events that carry their session: checked before each is delivered. */
   sessionOf?: (event: T) => Session | undefined;
+  /**
+   * Releases what the source holds (watch queues, timers) when the subscription ends, however it
+   * ends: a generator parked in an `await` runs its `finally` only once that await settles.
+   */
+  onEnd?: () => void;
 }
 
 /** What the registry needs of a guarded subscription, whatever its events are. */
 interface Cuttable {
   readonly caller: LiveCaller;
   cut(error: ApiError): void;
+  /** Delivers nothing more until `check` has settled: the check decides whether it may. */
+  hold(check: Promise<unknown>): void;
+  /** The credential's expiry as authentication now sees it (a rotated-out key gets one). */
+  expireAt(expiresAt: number): void;
   return(): Promise<unknown>;
 }
 
@@ -86,12 +95,23 @@ export class LiveAccess {
       }
     } else if (signal.kind === "credentials") {
       const guards = [...(this.byEnvironment.get(signal.environmentId) ?? [])];
+      if (guards.length === 0) return;
       // After the other handlers of this signal, so the authenticator's cache has been dropped.
-      if (guards.length > 0) setImmediate(() => void this.reauthenticate(guards).catch(this.onError));
+      const check = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.reauthenticate(guards));
+      this.checking(guards, check);
     } else if (signal.kind === "session") {
-      const guards = this.bySession.get(signal.sessionId);
-      if (guards?.size) void this.recheck(signal.sessionId, [...guards]).catch(this.onError);
+      const guards = [...(this.bySession.get(signal.sessionId) ?? [])];
+      if (guards.length > 0) this.checking(guards, this.recheck(signal.sessionId, guards));
     }
+  }
+
+  /**
+   * Holds the guards' deliveries while `check` runs: a record appended right after a rename must
+   * not reach the old name's holder before the check has cut it off.
+   */
+  private checking(guards: Cuttable[], check: Promise<void>) {
+    const settled = check.catch(this.onError);
+    for (const guard of guards) guard.hold(settled);
   }
 
   private async reauthenticate(guards: Cuttable[]) {
@@ -99,6 +119,7 @@ export class LiveAccess {
       guards.map(async (guard) => {
         const auth = await guard.caller.reauthenticate();
         if (!auth.principal) guard.cut(unauthenticated(auth.failure));
+        else guard.expireAt(auth.principal.credential.expiresAt);
       }),
     );
   }
@@ -134,6 +155,8 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
   private failure: ApiError | undefined;
   private ended = false;
   private timer: NodeJS.Timeout | undefined;
+  /** A re-check in flight: events wait for it. */
+  private held: Promise<unknown> | undefined;
   /** Rejects the read in flight when the subscription is cut between two events. */
   private interrupt!: (error: ApiError) => void;
   private interrupted = new Promise<never>((_resolve, reject) => (this.interrupt = reject));
@@ -145,8 +168,19 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
     private release: () => void,
   ) {
     this.interrupted.catch(() => {});
-    const { expiresAt } = caller.principal.credential;
+    this.expireAt(caller.principal.credential.expiresAt);
+  }
+
+  expireAt(expiresAt: number) {
+    clearTimeout(this.timer);
     if (Number.isFinite(expiresAt)) this.armExpiry(expiresAt);
+  }
+
+  hold(check: Promise<unknown>) {
+    const held = Promise.all([this.held, check]).then(() => {
+      if (this.held === held) this.held = undefined;
+    });
+    this.held = held;
   }
 
   private armExpiry(expiresAt: number) {
@@ -186,6 +220,9 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
       this.finish();
       return result;
     }
+    // A re-check started before this event was handed over decides whether it may be delivered.
+    while (this.held) await this.held;
+    if (this.ended) return this.refusal();
     const refusal = this.admit(result.value);
     if (refusal) {
       this.cut(refusal);
@@ -212,6 +249,7 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
     this.ended = true;
     clearTimeout(this.timer);
     this.release();
+    this.options.onEnd?.();
   }
 
   [Symbol.asyncIterator]() {

@@ -19,6 +19,13 @@ export class Watchers {
     });
   }
 
+  /** Watches open now, over all topics: what a leak would grow. */
+  get size(): number {
+    let n = 0;
+    for (const set of this.watchers.values()) n += set.size;
+    return n;
+  }
+
   watch(topic: string): AsyncQueue<void> {
     const set = this.watchers.get(topic) ?? new Set();
     this.watchers.set(topic, set);

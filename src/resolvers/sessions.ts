@@ -108,5 +108,5 @@ export async function watchSession(ctx: Context, ref: string) {
       await ticks.return();
     }
   }
-  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: id, sessionOf: (session) => session });
+  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: id, sessionOf: (session) => session, onEnd: () => void ticks.return() });
 }

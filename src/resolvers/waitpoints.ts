@@ -66,8 +66,8 @@ export async function watchWaitpoint(ctx: Context, id: string) {
     await ticks.return();
     throw notFound(`waitpoint ${JSON.stringify(id)}`);
   }
+  const deadline = new AbortController();
   async function* changes(): AsyncGenerator<Waitpoint> {
-    const deadline = new AbortController();
     try {
       yield first!;
       if (waitpointStatus(first!) !== "PENDING") return;
@@ -87,5 +87,9 @@ export async function watchWaitpoint(ctx: Context, id: string) {
       await ticks.return();
     }
   }
-  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: first.sessionId });
+  const onEnd = () => {
+    deadline.abort();
+    void ticks.return();
+  };
+  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: first.sessionId, onEnd });
 }
