@@ -44,7 +44,8 @@ describe.each(transports)("subscriptions over %s", (transport) => {
     const id = await newSession();
     const FULL = `subscription($id: ID!) { sessionRecords(id: $id, io: OUT) { seqNum timestamp data } }`;
     const sub = subscribe(server, transport, key, FULL, { id });
-    await new Promise((r) => setTimeout(r, 300));
+    // No fromSeqNum: the subscription starts at the tail once it is live, so append only then.
+    await server.liveSubscribers({ sessionId: id, io: "OUT" });
     const data = [{ text: "hi", n: 1.5, nested: { list: [1, null, "x"], ok: true } }, 42, "plain"];
     await append(id, ...data);
     const live = await sub.waitFor(3);
@@ -58,8 +59,8 @@ describe.each(transports)("subscriptions over %s", (transport) => {
     const id = await newSession();
     await append(id, "old");
     const sub = subscribe(server, transport, key, RECORDS, { id, io: "OUT" });
-    // The subscription is live once the follower exists; give it a moment, then append.
-    await new Promise((r) => setTimeout(r, 300));
+    // The subscription starts at the tail as of the moment it turns live: append only then.
+    await server.liveSubscribers({ sessionId: id, io: "OUT" });
     await append(id, "new");
     expect((await sub.waitFor(1)).map((r: any) => r.data)).toEqual(["new"]);
     sub.stop();
@@ -157,8 +158,12 @@ describe("subscriptions across processes", () => {
     const id = await createSessionId(gql);
     const onB = subscribe(b, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
     const sseOnB = subscribe(b, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
-    await new Promise((r) => setTimeout(r, 300));
-    for (let i = 0; i < 10; i++) await gql(APPEND, { id, records: [{ data: i }] });
+    // B is another process, out of reach of liveSubscribers. Both subscribe from 0, so the first
+    // record arrives either way; once it has, each subscriber is live on B, and the rest can only
+    // reach B through Redis (B's follower learns of A's appends from nothing else).
+    await gql(APPEND, { id, records: [{ data: 0 }] });
+    await Promise.all([onB.waitFor(1), sseOnB.waitFor(1)]);
+    for (let i = 1; i < 10; i++) await gql(APPEND, { id, records: [{ data: i }] });
     expect(seqs(await onB.waitFor(10))).toEqual(range(0, 10));
     expect(seqs(await sseOnB.waitFor(10))).toEqual(range(0, 10));
     await gqlClient(b.url, secretKey)(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
