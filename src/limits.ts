@@ -37,6 +37,7 @@ type LimitSpec = FixedLimit | ConfigurableLimit<number | null> | ConfigurableLim
 
 const DAY = 86_400_000;
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 /** "120/1m" (120 at once, refilled 120 a minute) or "off"; case-insensitive. */
 export const rateSchema = z
@@ -193,6 +194,24 @@ export const limitTable = {
     error: "RATE_LIMITED",
     schema: capSchema,
   },
+  // Storage (src/realtime/storage-caps.ts). PAYLOAD_TOO_LARGE, not RATE_LIMITED: waiting does not
+  // make room (only trimming or deleting records will), so a client must not be told to retry.
+  storagePerSession: {
+    what: "records stored per session, as JSON, both channels together (exact per channel; appends racing on both at once can reach twice this); not `RATE_LIMITED`: waiting frees nothing",
+    env: "LIMIT_STORAGE_PER_SESSION",
+    value: GiB,
+    unit: "bytes",
+    error: "PAYLOAD_TOO_LARGE",
+    schema: capSchema,
+  },
+  storagePerEnvironment: {
+    what: "records stored per environment, as JSON: soft, against the total the last housekeeping sweep measured (appends between sweeps can pass it); not `RATE_LIMITED`: waiting frees nothing",
+    env: "LIMIT_STORAGE_PER_ENVIRONMENT",
+    value: 20 * GiB,
+    unit: "bytes",
+    error: "PAYLOAD_TOO_LARGE",
+    schema: capSchema,
+  },
   finishedWaitpointRetentionMs: {
     what: "a finished waitpoint is kept for",
     env: "WAITPOINT_RETENTION",
@@ -251,6 +270,8 @@ export type RefusalReason =
   | "sse_reservations"
   | "answer_bytes"
   | "list_cost"
+  | "session_storage"
+  | "environment_storage"
   | (string & {});
 
 function formatFigure(value: number | Rate | null, unit: FixedLimit["unit"]): string {
@@ -258,6 +279,7 @@ function formatFigure(value: number | Rate | null, unit: FixedLimit["unit"]): st
   if (typeof value === "object") return `${value.burst} at once, refilled ${value.burst} per ${formatMs(value.perMs)}`;
   if (unit === "ms") return formatMs(value);
   if (unit === "bytes") {
+    if (value % GiB === 0) return `${value / GiB} GiB`;
     if (value % MiB === 0) return `${value / MiB} MiB`;
     if (value % 1024 === 0) return `${value / 1024} KiB`;
   }

@@ -12,6 +12,7 @@ import { ChannelFanout } from "./realtime/channel-fanout.js";
 import { ChannelWriter } from "./realtime/channel-writer.js";
 import { LocalStreamStore } from "./realtime/local-stream-store.js";
 import { S2StreamStore } from "./realtime/s2-stream-store.js";
+import { storageCaps } from "./realtime/storage-caps.js";
 import { MemoryPendingIndex } from "./realtime/waitpoints/pending-index.js";
 import { RedisPendingIndex } from "./realtime/waitpoints/redis-pending-index.js";
 import { WaitpointService } from "./realtime/waitpoints/waitpoint-service.js";
@@ -80,12 +81,15 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
 
   let replication: ReplicationService | undefined;
   const metrics = createMetrics(() => replication?.metrics);
+  const resolvedLimits = resolveLimits(config);
+  const refusals = new Refusals({ counter: metrics.limitRefusals, logger });
+  const caps = storageCaps(resolvedLimits);
   const store: StreamStore =
     config.S2_ACCESS_TOKEN && config.S2_BASIN
       ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT })
-      : new LocalStreamStore(db.sql);
+      : new LocalStreamStore(db.sql, { caps });
   const sessions = new SessionStore(prisma);
-  const writer = new ChannelWriter(prisma, store, sessions);
+  const writer = new ChannelWriter(prisma, store, sessions, { caps, refusals });
   const fanout = new ChannelFanout(store, signals, { subscriberBuffer: limits.subscriberBufferRecords, readBatch: limits.fanoutReadBatch }, logError("channel fan-out"));
   writer.onAppend((channel, ack, data) => {
     // Straight to this process's subscribers first; the signal then tells the other processes.
@@ -105,7 +109,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
   await waitpoints.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
-  const housekeeping = createHousekeeping(config, db, redis, logger, resolveLimits(config));
+  const housekeeping = createHousekeeping(config, db, redis, logger, resolvedLimits);
   housekeeping.start();
   const live = new LiveAccess(signals, (id) => sessions.byId(id), logError("live access check"));
 
@@ -139,8 +143,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     sessionWatch,
     live,
     waitpoints,
-    limits: resolveLimits(config),
-    refusals: new Refusals({ counter: metrics.limitRefusals, logger }),
+    limits: resolvedLimits,
+    refusals,
     housekeeping,
     async close() {
       // Replication first: it flushes and acknowledges what it holds before the connections go.

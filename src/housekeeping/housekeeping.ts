@@ -6,6 +6,11 @@ import type { LeaderLock } from "../replication/leader-lock.js";
 export interface SweepTask {
   name: string;
   sweepBatch(sql: Sql, now: Date, limit: number): Promise<number>;
+  /**
+   * A task that measures rather than deletes (its count is of rows visited, every sweep): its
+   * count is logged at debug level, not as deletions at info. Default false.
+   */
+  measures?: boolean;
 }
 
 export interface HousekeepingOptions {
@@ -80,7 +85,8 @@ export class Housekeeping {
         if (n < batchSize) break;
       }
       deleted[task.name] = total;
-      if (total > 0) this.options.logger.info({ task: task.name, deleted: total }, "housekeeping");
+      if (task.measures) this.options.logger.debug({ task: task.name, measured: total }, "housekeeping");
+      else if (total > 0) this.options.logger.info({ task: task.name, deleted: total }, "housekeeping");
     }
     return deleted;
   }

@@ -5,12 +5,13 @@ import type { Database } from "../db/database.js";
 import type { Limits } from "../limits.js";
 import { PostgresLeaderLock, RedisLeaderLock } from "../replication/leader-lock.js";
 import { Housekeeping } from "./housekeeping.js";
-import { expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
+import { environmentStorage, expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
 
 export { Housekeeping, type SweepTask } from "./housekeeping.js";
 
 /**
- * The service's housekeeping: expired idempotency keys and old finished waitpoints. With Redis a
+ * The service's housekeeping: expired idempotency keys, old finished waitpoints, and each
+ * environment's stored bytes (for the per-environment storage cap). With Redis a
  * lease as long as the period lets one node sweep per period; with PostgreSQL alone a session
  * advisory lock lets one node sweep at a time; the embedded default is one process.
  */
@@ -27,6 +28,11 @@ export function createHousekeeping(config: Config, db: Database, redis: Redis | 
     lock,
     releaseLock: !redis,
     intervalMs,
-    tasks: [expiredAppendKeys(limits.idempotencyKeyTtlMs), finishedWaitpoints(limits.finishedWaitpointRetentionMs)],
+    tasks: [
+      expiredAppendKeys(limits.idempotencyKeyTtlMs),
+      finishedWaitpoints(limits.finishedWaitpointRetentionMs),
+      // Only the per-environment storage cap reads the figure: no cap, no measuring.
+      ...(limits.storagePerEnvironment === null ? [] : [environmentStorage()]),
+    ],
   });
 }

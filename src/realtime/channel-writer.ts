@@ -1,13 +1,22 @@
-import type { PrismaClient } from "../generated/prisma/client.js";
+import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
 import { ApiError, badInput, notFound, sessionClosed } from "../errors.js";
 import type { SessionStore } from "../sessions/session-store.js";
-import type { AppendAck, ChannelKey, NewRecords, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
+import type { AppendAck, ChannelKey, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
+import { siblingBytes, StorageFullError, storageCaps, type CountedRecords, type StorageCaps } from "./storage-caps.js";
+import type { Refusals } from "../refusals.js";
 
-import { appendLimits } from "../limits.js";
+import { appendLimits, limits } from "../limits.js";
 
 export interface AppendOptions {
   matchSeqNum?: number | null;
   idempotencyKey?: string | null;
+}
+
+export interface ChannelWriterOptions {
+  /** Caps on stored record bytes per session and per environment. Default: the limits table's defaults. */
+  caps?: StorageCaps;
+  /** Where a refusal by a storage cap is recorded (metric, throttled warn line). Default: not recorded. */
+  refusals?: Pick<Refusals, "record">;
 }
 
 export interface AppendResult extends AppendAck {
@@ -24,7 +33,7 @@ export type AppendListener = (channel: ChannelKey, ack: AppendAck, data: readonl
 const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
 
 /** Checks an append against the limits and encodes each record once, for the limits and the store alike. */
-export function encodeRecords(data: readonly unknown[]): NewRecords {
+export function encodeRecords(data: readonly unknown[]): CountedRecords {
   if (data.length === 0) throw badInput("records must hold at least one record");
   if (data.length > appendLimits.recordsPerAppend) {
     throw tooLarge(`at most ${appendLimits.recordsPerAppend} records per append`);
@@ -37,7 +46,8 @@ export function encodeRecords(data: readonly unknown[]): NewRecords {
     total += bytes;
   }
   if (total > appendLimits.appendBytes) throw tooLarge(`the append is ${total} bytes; an append is at most 1 MiB of JSON`);
-  return { data, json };
+  // The total is kept: it is what the storage caps count.
+  return { data, json, bytes: total };
 }
 
 /**
@@ -48,12 +58,16 @@ export function encodeRecords(data: readonly unknown[]): NewRecords {
  */
 export class ChannelWriter {
   private listeners: AppendListener[] = [];
+  private readonly caps: StorageCaps;
 
   constructor(
     private prisma: PrismaClient,
     private store: StreamStore,
     private sessions: SessionStore,
-  ) {}
+    private options: ChannelWriterOptions = {},
+  ) {
+    this.caps = options.caps ?? storageCaps(limits);
+  }
 
   onAppend(listener: AppendListener) {
     this.listeners.push(listener);
@@ -65,6 +79,18 @@ export class ChannelWriter {
 
   /** Appends to a session named as the client named it; NOT_FOUND when there is none. */
   async append(target: SessionRef, io: SessionIO, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
+    try {
+      return await this.appendChecked(target, io, data, opts);
+    } catch (error) {
+      if (error instanceof StorageFullError) {
+        const client = error.scope === "session" ? `session:${error.sessionId}` : `environment:${error.environmentId}`;
+        this.options.refusals?.record(`${error.scope}_storage`, client, error.message);
+      }
+      throw error;
+    }
+  }
+
+  private async appendChecked(target: SessionRef, io: SessionIO, data: unknown[], opts: AppendOptions): Promise<AppendResult> {
     const records = encodeRecords(data);
     const key = opts.idempotencyKey ?? undefined;
     if (key !== undefined && (key.length === 0 || key.length > appendLimits.idempotencyKeyLength)) {
@@ -85,12 +111,19 @@ export class ChannelWriter {
     const channel = { sessionId, io };
     const outcome = await this.prisma.$transaction(
       async (tx): Promise<{ ack: AppendAck; deduplicated: boolean }> => {
-        // Closed or expired: both decided under the lock a close waits for.
-        const [row] = await tx.$queryRaw<{ open: boolean }[]>`
-          SELECT closed_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS open FROM sessions WHERE id = ${session.id} FOR SHARE`;
+        // Closed or expired: both decided under the lock a close waits for. The environment's
+        // measured total comes with it, for the soft cap (read, never locked).
+        const [row] = await tx.$queryRaw<{ open: boolean; env_bytes: bigint }[]>`
+          SELECT closed_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AS open,
+            COALESCE((SELECT stored_bytes FROM environment_usage WHERE environment_id = sessions.environment_id), 0)::bigint AS env_bytes
+          FROM sessions WHERE id = ${session.id} FOR SHARE`;
         if (!row?.open) throw sessionClosed(session.id);
         await tx.$executeRaw`INSERT INTO channels (session_id, io) VALUES (${sessionId}, ${io}) ON CONFLICT DO NOTHING`;
-        await tx.$queryRaw`SELECT 1 FROM channels WHERE session_id = ${sessionId} AND io = ${io} FOR UPDATE`;
+        // The lock also reads what the session holds: this channel's figure is exact under it.
+        const [held] = await tx.$queryRaw<{ bytes: bigint }[]>(
+          Prisma.sql`SELECT (c.stored_bytes + ${Prisma.raw(siblingBytes("c.session_id", "c.io"))})::bigint AS bytes FROM channels c
+            WHERE c.session_id = ${sessionId} AND c.io = ${io} FOR UPDATE`,
+        );
         if (key !== undefined) {
           const earlier = await tx.appendKey.findUnique({ where: { sessionId_io_key: { sessionId, io, key } } });
           if (earlier && Date.now() - earlier.createdAt.getTime() < appendLimits.idempotencyKeyTtlMs) {
@@ -98,7 +131,18 @@ export class ChannelWriter {
             return { ack: { firstSeqNum: first, lastSeqNum: last, tailSeqNum: last + 1 }, deduplicated: true };
           }
         }
+        // After the idempotency check: a retry of an append that was stored is answered, full or not.
+        const { perSession, perEnvironment } = this.caps;
+        if (perEnvironment !== null && Number(row.env_bytes) + records.bytes > perEnvironment) {
+          throw new StorageFullError("environment", sessionId, target.environmentId, perEnvironment, records.bytes);
+        }
+        if (perSession !== null && Number(held?.bytes ?? 0) + records.bytes > perSession) {
+          throw new StorageFullError("session", sessionId, target.environmentId, perSession, records.bytes);
+        }
         const ack = await this.store.append(tx, channel, records, opts.matchSeqNum ?? undefined);
+        // In the transaction: should the store's append or the commit fail, the count goes back too
+        // (on S2, records stored before a commit that then fails stay uncounted: the count errs low).
+        await tx.$executeRaw`UPDATE channels SET stored_bytes = stored_bytes + ${records.bytes} WHERE session_id = ${sessionId} AND io = ${io}`;
         if (key !== undefined) {
           const seqNums = { firstSeqNum: BigInt(ack.firstSeqNum), lastSeqNum: BigInt(ack.lastSeqNum), createdAt: new Date() };
           await tx.appendKey.upsert({
