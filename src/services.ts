@@ -9,6 +9,7 @@ import type { Database } from "./db/database.js";
 import { openDatabase } from "./db/open.js";
 import type { PrismaClient } from "./generated/prisma/client.js";
 import { ChannelFanout } from "./realtime/channel-fanout.js";
+import { ChannelAccessGrants } from "./realtime/channel-access-grants.js";
 import { ChannelWriter } from "./realtime/channel-writer.js";
 import { LocalStreamStore } from "./realtime/local-stream-store.js";
 import { S2StreamStore } from "./realtime/s2-stream-store.js";
@@ -55,6 +56,8 @@ export interface Services {
   sessionWatch: Watchers;
   /** Ends live subscriptions once their caller's rights end. */
   live: LiveAccess;
+  /** Direct channel access handed out, revoked when the rights it was given under end. */
+  accessGrants: ChannelAccessGrants;
   waitpoints: WaitpointService;
   /** The limits in force: src/limits.ts's defaults, overridden by configuration. */
   limits: Limits;
@@ -142,6 +145,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     fanout,
     sessionWatch,
     live,
+    accessGrants: new ChannelAccessGrants(prisma, store, logError("channel access revocation")),
     waitpoints,
     limits: resolvedLimits,
     refusals,

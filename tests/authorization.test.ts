@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { AppendInput, AppendRecord, S2 } from "@s2-dev/streamstore";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
 import { backendEnv, backendNames, redisUrl } from "./helpers/backends.js";
@@ -265,7 +266,7 @@ describe.each(transports)("2. live re-checks over %s", (transport) => {
 
   it("releases every watch when subscriptions end, by the client or by a cut", async () => {
     const name = `watches-${transport}`;
-    const { waitpointId } = await setUp(name);
+    const { id, waitpointId } = await setUp(name);
     const watches = () => server.services.sessionWatch.size + server.services.waitpoints.watchers.size;
     const before = watches();
     const stopped = [subscribe(server, transport, await mint(admin, [`read:sessions:${name}`]), CHANGED, { id: name }), subscribe(server, transport, await mint(admin, [`read:sessions:${name}`]), WAITPOINT_CHANGED, { id: waitpointId })];
@@ -273,8 +274,9 @@ describe.each(transports)("2. live re-checks over %s", (transport) => {
     expect(watches()).toBe(before + 2);
     for (const sub of stopped) sub.stop();
     await vi.waitFor(() => expect(watches()).toBe(before), { timeout: 5_000 });
-    const cut = await subscribeAll(await mint(admin, [`read:sessions:${name}`], "2s"), name, waitpointId);
-    for (const sub of cut) expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    const cut = await subscribeAll(await mint(admin, [`read:sessions:${name}`]), name, waitpointId);
+    await admin(UPDATE, { id, input: { externalId: `${name}-cut` } });
+    for (const sub of cut) expect(await endCodes(sub)).toEqual(["FORBIDDEN"]);
     await vi.waitFor(() => expect(watches()).toBe(before), { timeout: 5_000 });
   });
 
@@ -294,7 +296,17 @@ describe("5. direct channel access (S2)", () => {
   let server: TestServer;
   let admin: Gql;
   let double: Awaited<ReturnType<typeof startS2Double>>;
-  const INIT = `mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { accessToken expiresAt } }`;
+  const INIT = `mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { stream basin endpoint accessToken expiresAt } }`;
+
+  /** A client's own append straight to S2 with the stream token it was given: true when S2 took it. */
+  const appendDirectly = async (access: { stream: string; basin: string; endpoint: string; accessToken: string }) => {
+    const direct = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint }, retry: { maxAttempts: 1 } });
+    const stream = direct.basin(access.basin).stream(access.stream, { forceTransport: "fetch" });
+    return stream.append(AppendInput.create([AppendRecord.string({ body: JSON.stringify({ direct: true }) })])).then(
+      () => true,
+      () => false,
+    );
+  };
 
   beforeAll(async () => {
     double = await startS2Double("s2-root-token");
@@ -332,6 +344,31 @@ describe("5. direct channel access (S2)", () => {
     await server.services.prisma.session.update({ where: { id: expiring }, data: { expiresAt: new Date(Date.now() - 1_000) } });
     const expired = (await admin(INIT, { id: expiring })).data!.initializeSessionChannel;
     expect(issued(expired.accessToken).ops).toEqual(["read", "check-tail"]);
+  });
+
+  it("revokes stream tokens handed out when the session closes, is renamed, or the caller's token is revoked", async () => {
+    const env = await server.newEnvironment();
+    const direct = async (name: string) => {
+      const { id } = (await env.gql(CREATE, { e: name })).data!.createSession.session;
+      const token = await mint(env.gql, [`write:sessions:${name}`]);
+      const access = (await gqlClient(server.url, token)(INIT, { id: name })).data!.initializeSessionChannel;
+      await env.gql(APPEND, { id });
+      expect(await appendDirectly(access)).toBe(true);
+      return { id, access };
+    };
+    const closed = await direct("direct-close");
+    await env.gql(CLOSE, { id: closed.id });
+    expect(await appendDirectly(closed.access)).toBe(false);
+
+    const renamed = await direct("direct-rename");
+    await env.gql(UPDATE, { id: renamed.id, input: { externalId: "direct-rename-2" } });
+    expect(await appendDirectly(renamed.access)).toBe(false);
+
+    const revoked = await direct("direct-revoke");
+    await env.gql(`mutation { revokePublicAccessTokens { revokedBefore } }`);
+    expect(await appendDirectly(revoked.access)).toBe(false);
+    // Nothing written after the close, the rename or the revocation: one API append and one direct each.
+    for (const { id } of [closed, renamed, revoked]) expect(await server.services.store.tail({ sessionId: id, io: "IN" })).toBe(2);
   });
 });
 

@@ -34,6 +34,7 @@ class MemoryStore implements StreamStore {
   async tail() {
     return this.records.length;
   }
+  async revokeAccess() {}
   async access() {
     return { backend: this.backend, stream: "s" };
   }

@@ -5,7 +5,7 @@ import type { Database } from "../db/database.js";
 import type { Limits } from "../limits.js";
 import { PostgresLeaderLock, RedisLeaderLock } from "../replication/leader-lock.js";
 import { Housekeeping } from "./housekeeping.js";
-import { environmentStorage, expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
+import { environmentStorage, expiredAccessGrants, expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
 
 export { Housekeeping, type SweepTask } from "./housekeeping.js";
 
@@ -31,6 +31,7 @@ export function createHousekeeping(config: Config, db: Database, redis: Redis | 
     tasks: [
       expiredAppendKeys(limits.idempotencyKeyTtlMs),
       finishedWaitpoints(limits.finishedWaitpointRetentionMs),
+      expiredAccessGrants(),
       // Only the per-environment storage cap reads the figure: no cap, no measuring.
       ...(limits.storagePerEnvironment === null ? [] : [environmentStorage()]),
     ],

@@ -31,6 +31,13 @@ export const finishedWaitpoints = (retentionMs: number): SweepTask => ({
     ),
 });
 
+/** Direct channel access grants past their expiry: the store's token is dead, nothing is left to revoke. */
+export const expiredAccessGrants = (): SweepTask => ({
+  name: "channel_access_grants",
+  sweepBatch: (sql, now, limit) =>
+    deleted(sql, `DELETE FROM channel_access_grants WHERE id IN (SELECT id FROM channel_access_grants WHERE expires_at <= $1 LIMIT $2)`, [now, limit]),
+});
+
 /**
  * Measures each environment's stored record bytes (the sum of its channels' `stored_bytes`) into
  * `environment_usage`, the figure appends check the per-environment storage cap against

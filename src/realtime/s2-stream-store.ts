@@ -122,8 +122,9 @@ export class S2StreamStore implements StreamStore {
   /** A token for this one stream, with the operations the caller's scope allows. */
   async access(channel: ChannelKey, ops: "read" | "write", expiresAt: Date): Promise<ChannelAccess> {
     const stream = streamName(channel);
+    const grantId = `session-channel-${randomUUID()}`;
     const { accessToken } = await this.s2.accessTokens.issue({
-      id: `session-channel-${randomUUID()}`,
+      id: grantId,
       scope: {
         basins: { exact: this.options.basin },
         streams: { exact: stream },
@@ -138,6 +139,18 @@ export class S2StreamStore implements StreamStore {
       endpoint: this.options.endpoint ?? "https://{basin}.b.s2.dev/v1",
       accessToken,
       expiresAt,
+      grantId,
     };
+  }
+
+  async revokeAccess(grantIds: readonly string[]) {
+    for (const id of grantIds) {
+      try {
+        await this.s2.accessTokens.revoke({ id });
+      } catch (error) {
+        // Already gone (expired, or revoked by an earlier attempt) is what was wanted.
+        if (!(error instanceof S2Error && error.status === 404)) throw error;
+      }
+    }
   }
 }

@@ -54,6 +54,8 @@ export interface ChannelAccess {
   endpoint?: string;
   accessToken?: string;
   expiresAt?: Date;
+  /** The store's id of the access token, for revoking it before it expires. */
+  grantId?: string;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface StreamStore {
   follow?(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord>;
   /** Direct access for a client: `ops` and a lifetime the caller already decided (see initializeSessionChannel). */
   access(channel: ChannelKey, ops: "read" | "write", expiresAt: Date): Promise<ChannelAccess>;
+  /** Revokes access tokens `access` handed out (by their grantId) before they expire. */
+  revokeAccess(grantIds: readonly string[]): Promise<void>;
 }
 
 export const streamName = ({ sessionId, io }: ChannelKey) => `sessions/${sessionId}/${io.toLowerCase()}`;

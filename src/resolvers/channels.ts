@@ -42,11 +42,12 @@ const CHANNEL_ACCESS_TTL_MS = 3_600_000;
 export async function initializeSessionChannel(ctx: Context, ref: string, io: SessionIO) {
   const session = await requireSession(ctx, ref);
   const { grants, credential } = principal(ctx);
+  // Recorded, so that a close, a rename or a revocation revokes it at the store (ChannelAccessGrants).
   const ops = can(grants, "write", session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
   const ends = [Date.now() + CHANNEL_ACCESS_TTL_MS];
   if (credential.kind === "token") ends.push(credential.expiresAt);
   if (ops === "write" && session.expiresAt) ends.push(session.expiresAt.getTime());
-  const access = await ctx.services.store.access({ sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
+  const access = await ctx.services.accessGrants.issue(principal(ctx), session.environmentId, { sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
   return { io, ...access, basin: access.basin ?? null, endpoint: access.endpoint ?? null, accessToken: access.accessToken ?? null, expiresAt: access.expiresAt ?? null };
 }
 

@@ -42,6 +42,7 @@ export async function updateSession(ctx: Context, ref: string, input: unknown) {
   // Renames change who may see the session: its live subscriptions re-check on this signal.
   ctx.services.signals.publish(sessionChanged(session));
   if (before.externalId !== session.externalId) {
+    await ctx.services.accessGrants.sessionRenamed(session.id);
     audit(ctx.services.logger, "session.renamed", { ...auditOf(ctx), sessionId: session.id, from: before.externalId, to: session.externalId });
   }
   return session;
@@ -52,6 +53,7 @@ export async function closeSession(ctx: Context, ref: string, reason: string | n
   const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), why ?? null);
   if (changed) {
     ctx.services.signals.publish(sessionChanged(session));
+    await ctx.services.accessGrants.sessionClosed(session.id);
     audit(ctx.services.logger, "session.closed", { ...auditOf(ctx), sessionId: session.id, reason: session.closedReason });
   }
   return session;

@@ -37,6 +37,7 @@ export async function revokePublicAccessTokens(ctx: Context) {
   // This process's cache and live subscriptions at once; the other processes when the signal reaches them.
   ctx.services.signals.publish({ kind: "revoke", environmentId: envId, before });
   const revokedBefore = new Date(before);
+  await ctx.services.accessGrants.tokensRevoked(envId, revokedBefore);
   audit(ctx.services.logger, "tokens.revoked", { environmentId: envId, requestId: ctx.requestId, revokedBefore });
   return { revokedBefore };
 }

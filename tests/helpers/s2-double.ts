@@ -30,9 +30,13 @@ export interface ReadLog {
 }
 
 export interface IssuedToken {
+  /** The id the issuer chose, which revokes it. */
+  id: string;
   token: string;
   scope: unknown;
   expires_at?: string;
+  /** Set once revoked: S2 refuses the token from then on. */
+  revoked?: boolean;
 }
 
 export async function startS2Double(accessToken: string) {
@@ -62,15 +66,24 @@ export async function startS2Double(accessToken: string) {
     const url = new URL(req.url ?? "/", "http://double");
     requests.push(`${req.method} ${url.pathname}`);
     const auth = req.headers.authorization?.replace(/^Bearer /, "");
-    if (auth !== accessToken && !issued.some((t) => t.token === auth)) return json(res, 401, { code: "unauthorized", message: "bad token" });
+    // An issued token counts until it is revoked or expires, as on S2.
+    const live = (t: IssuedToken) => !t.revoked && (!t.expires_at || Date.parse(t.expires_at) > Date.now());
+    if (auth !== accessToken && !issued.some((t) => t.token === auth && live(t))) return json(res, 401, { code: "unauthorized", message: "bad token" });
     const basin = String(req.headers["s2-basin"] ?? "default");
     const path = url.pathname.replace(/^\/v1/, "");
     try {
       if (req.method === "POST" && path === "/access-tokens") {
         const b = await body(req);
         const token = `s2tok_${issued.length}_${Math.random().toString(36).slice(2)}`;
-        issued.push({ token, scope: b.scope, expires_at: b.expires_at });
+        issued.push({ id: b.id, token, scope: b.scope, expires_at: b.expires_at });
         return json(res, 201, { access_token: token });
+      }
+      const revoke = /^\/access-tokens\/([^/]+)$/.exec(path);
+      if (req.method === "DELETE" && revoke) {
+        const found = issued.find((t) => t.id === decodeURIComponent(revoke[1]!));
+        if (!found) return json(res, 404, { code: "access_token_not_found", message: "no such token" });
+        found.revoked = true;
+        return json(res, 200, {});
       }
       if (req.method === "POST" && path === "/streams") {
         const b = await body(req);
