@@ -136,7 +136,8 @@ export function createApp(services: Services) {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     if (refuseBody(req, res, MAX_BODY_BYTES, (code) => services.metrics.errors.inc({ code }))) return;
-    if (req.url?.startsWith(SSE_PATH) && sse.track(req, res)) return;
+    // Every event stream, whatever its path: yoga also streams subscriptions on /graphql to a client that accepts SSE.
+    if (sse.track(req, res)) return;
     withRequestId(requestId, () => void yoga(req, res));
   });
   const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: MAX_BODY_BYTES });

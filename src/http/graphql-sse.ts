@@ -76,7 +76,7 @@ export function eventStreams(options: EventStreamOptions): Plugin {
       );
     },
     async onRequest({ request, url, endResponse, fetchAPI }) {
-      if (!handler || !url.pathname.endsWith(endpoint)) return;
+      if (!handler || url.pathname !== endpoint) return;
       const response = await handler(request);
       endResponse(response.ok ? response : await shapeRefusal(response, fetchAPI.Response, shaping, audience(request)));
     },

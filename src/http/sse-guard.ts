@@ -103,7 +103,7 @@ export function guardEventStreams(options: SseGuardOptions) {
      * when an event stream is refused. Event streams are counted per address here.
      */
     track(req: IncomingMessage, res: ServerResponse): boolean {
-      if (req.headers.accept !== "text/event-stream") return false;
+      if (!req.headers.accept?.includes("text/event-stream")) return false;
       const ip = req.socket.remoteAddress ?? "unknown";
       const releaseIp = options.caps.acquire(`connections:ip:${ip}`, options.limits.connectionsPerIp);
       if (!releaseIp) {
