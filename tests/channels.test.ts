@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
 import type { Prepared } from "../src/db/database.js";
 import { encodeRecords } from "../src/realtime/channel-writer.js";
@@ -179,18 +180,93 @@ describe.each(stores)("channels: $name", ({ backend, s2 }) => {
 
   it("refuses appends once closed, and never lets one land after the close is acknowledged", async () => {
     const id = await newSession();
-    let acked = 0;
-    const appends = Array.from({ length: 40 }, (_, i) =>
-      gql(APPEND, { id, io: "IN", records: records(i) }).then((r) => {
+    // The channel row exists from here on, so every append below queues on it.
+    await gql(APPEND, { id, io: "IN", records: records("first") });
+    let acked = 1;
+    let sent = 0;
+    let closeSent = false;
+    const inFlight = new Set<number>();
+    // Writers append one record at a time until the close is sent; the appends in flight then
+    // race it. They stop there: appends that never pause can hold the session row FOR SHARE
+    // without a gap, and the close would wait for as long as they go on.
+    const WRITERS = 4;
+    const writer = async () => {
+      while (!closeSent) {
+        const n = sent++;
+        inFlight.add(n);
+        const r = await gql(APPEND, { id, io: "IN", records: records(n) });
+        inFlight.delete(n);
         if (r.data?.appendToSession) acked++;
         else expect(codes(r)).toEqual(["SESSION_CLOSED"]);
-      }),
-    );
-    await new Promise((r) => setTimeout(r, 5));
-    const close = await gql(`mutation($id: ID!) { closeSession(id: $id) { status } }`, { id });
+      }
+    };
+    const closeSession = () => gql<{ closeSession: { status: string } }>(`mutation($id: ID!) { closeSession(id: $id) { status } }`, { id });
+    const writers = Array.from({ length: WRITERS }, writer);
+    // Appends are flowing before the close is sent.
+    await vi.waitFor(() => expect(acked).toBeGreaterThanOrEqual(8), { timeout: 20_000, interval: 5 });
+    let close: Awaited<ReturnType<typeof closeSession>>;
+    if (backend === "postgres") {
+      // Proof that appends were inside their transactions when the close came: hold the channel
+      // row, so appends take the session row FOR SHARE and then wait; send the close; see that
+      // PostgreSQL blocks the close on those appends; then let everything go.
+      const holder = new pg.Client({ connectionString: server.env.DATABASE_URL });
+      const monitor = new pg.Client({ connectionString: server.env.DATABASE_URL });
+      await Promise.all([holder.connect(), monitor.connect()]);
+      try {
+        const holderPid = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+        await holder.query("BEGIN");
+        await holder.query("SELECT 1 FROM channels WHERE session_id = $1 AND io = 'IN' FOR UPDATE", [id]);
+        const lockWaiters = async () =>
+          (
+            await monitor.query<{ pid: number; query: string; blockers: number[] }>(
+              `SELECT pid, query, pg_blocking_pids(pid) AS blockers FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+            )
+          ).rows;
+        const isClose = (query: string) => /^\s*UPDATE\s+"public"\."sessions"/i.test(query);
+        await vi.waitFor(async () => expect((await lockWaiters()).filter((w) => !isClose(w.query)).length).toBeGreaterThan(0), { timeout: 20_000, interval: 10 });
+        closeSent = true;
+        const closing = closeSession();
+        const closeWaiting = await vi.waitFor(
+          async () => {
+            const waiting = (await lockWaiters()).find((w) => isClose(w.query));
+            expect(waiting).toBeDefined();
+            return waiting!;
+          },
+          { timeout: 20_000, interval: 10 },
+        );
+        // What holds the close up is appends holding the session row, not this test's lock.
+        const appendPids = new Set((await lockWaiters()).filter((w) => !isClose(w.query)).map((w) => w.pid));
+        const blockingAppends = closeWaiting.blockers.filter((pid) => appendPids.has(pid));
+        expect(closeWaiting.blockers).not.toContain(holderPid);
+        expect(blockingAppends.length).toBeGreaterThan(0);
+        await holder.query("ROLLBACK");
+        close = await closing;
+      } finally {
+        await Promise.all([holder.end(), monitor.end()]);
+      }
+    } else {
+      // PGlite runs one statement at a time, so no append can be inside its transaction while the
+      // close runs; the race is between requests. Send the close at a moment appends are in flight
+      // (checked and sent in one synchronous step) and count them.
+      let racing = 0;
+      let closing: ReturnType<typeof closeSession> | undefined;
+      await vi.waitFor(
+        () => {
+          if (closing) return;
+          expect(inFlight.size).toBeGreaterThan(0);
+          racing = inFlight.size;
+          closeSent = true;
+          closing = closeSession();
+        },
+        { timeout: 20_000, interval: 1 },
+      );
+      expect(racing).toBeGreaterThan(0);
+      close = await closing!;
+    }
     expect(close.data!.closeSession.status).toBe("CLOSED");
     const tailAtClose = (await gql(READ, { id })).data!.session.in.tailSeqNum;
-    await Promise.all(appends);
+    await Promise.all(writers);
     const after = (await gql(READ, { id, limit: 1000 })).data!.session.in;
     expect(after.tailSeqNum).toBe(tailAtClose);
     expect(after.records).toHaveLength(acked);
