@@ -1,6 +1,6 @@
 import { AppendInput, AppendRecord, S2 } from "@s2-dev/streamstore";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backendEnv, redisUrl } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
 import { startS2Double } from "./helpers/s2-double.js";
@@ -10,7 +10,16 @@ const WAITPOINT = "id status afterSeqNum io tags timeoutAt completedAt record { 
 const CREATE = `mutation($input: CreateWaitpointInput!) { createSessionWaitpoint(input: $input) { isCached waitpoint { ${WAITPOINT} } } }`;
 const GET = `query($id: ID!) { waitpoint(id: $id) { ${WAITPOINT} session { id } } }`;
 const APPEND = `mutation($id: ID!, $io: SessionIO!, $data: JSON!) { appendToSession(id: $id, io: $io, records: [{ data: $data }]) { lastSeqNum } }`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Reads the waitpoint until it has the status (the read derives TIMED_OUT from the deadline). */
+const untilStatus = (read: () => Promise<Record<string, any>>, status: string, timeoutMs = 10_000) =>
+  vi.waitFor(
+    async () => {
+      const w = await read();
+      expect(w.status).toBe(status);
+      return w;
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 
 /** The same suite with the in-process pending index and with the Redis one. */
 describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", (kind) => {
@@ -31,14 +40,13 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     return r.data!.createSessionWaitpoint as { isCached: boolean; waitpoint: Record<string, any> };
   };
   const get = async (id: string) => (await gql(GET, { id })).data!.waitpoint;
-  const until = async (id: string, status: string, timeoutMs = 5_000) => {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const w = await get(id);
-      if (w.status === status || Date.now() > end) return w;
-      await sleep(50);
-    }
-  };
+  const until = (id: string, status: string) => untilStatus(() => get(id), status);
+  /** The row itself, as the sweeper leaves it (a read would derive TIMED_OUT before the sweep). */
+  const sweptToTimedOut = (id: string) =>
+    vi.waitFor(async () => expect((await server.services.prisma.waitpoint.findUniqueOrThrow({ where: { id } })).status).toBe("TIMED_OUT"), {
+      timeout: 10_000,
+      interval: 20,
+    });
 
   beforeAll(async () => {
     env = kind === "redis" ? { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() } : await backendEnv("pglite");
@@ -60,7 +68,8 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     expect(waitpoint.id).toMatch(/^waitpoint_[a-z0-9]{20,}$/);
     expect(Math.abs(Date.parse(waitpoint.timeoutAt) - Date.now() - 3_600_000)).toBeLessThan(10_000);
     await gql(APPEND, { id: session, io: "OUT", data: "not this channel" });
-    await sleep(100);
+    // No sleep before this check: completion is once, so had the OUT append completed the
+    // waitpoint, the record asserted below would be that one and not `in`'s seqNum 1.
     expect((await get(waitpoint.id)).status).toBe("PENDING");
     await gql(APPEND, { id: session, io: "IN", data: { text: "hello" } });
     const done = await until(waitpoint.id, "COMPLETED");
@@ -82,23 +91,27 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     const store = server.services.store;
     const read = store.read.bind(store);
     let injected = false;
-    // The race check's read: make the append happen right before it.
-    store.read = async (channel, from, limit) => {
+    const seen: string[] = [];
+    // The race check's read: make the append happen right before it, and let the append's own
+    // wake-up complete the waitpoint first, so both paths certainly try to complete it.
+    store.read = async (channel, from, limit, maxBytes) => {
       if (!injected && channel.sessionId === session) {
         injected = true;
         await gql(APPEND, { id: session, io: "IN", data: "raced" });
-        await sleep(50);
+        // Signals from other test files can share Redis: wait for this session's waitpoint.
+        const { id } = await server.services.prisma.waitpoint.findFirstOrThrow({ where: { sessionId: session } });
+        await vi.waitFor(() => expect(seen).toContain(id), { timeout: 10_000, interval: 5 });
       }
-      return read(channel, from, limit);
+      return read(channel, from, limit, maxBytes);
     };
-    const seen: string[] = [];
     const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && seen.push(s.waitpointId));
     try {
       const { waitpoint } = await create({ session });
       expect(injected).toBe(true);
       const done = await until(waitpoint.id, "COMPLETED");
       expect(done.record).toEqual({ seqNum: 0, data: "raced" });
-      await sleep(200);
+      // Both completion attempts are over by now (create awaits its own; the append's was waited
+      // for above), and this process's signals are delivered synchronously: no sleep needed.
       expect(seen.filter((id) => id === waitpoint.id)).toHaveLength(1);
     } finally {
       store.read = read;
@@ -114,8 +127,7 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     const seen = new Map<string, number>();
     const off = server.services.signals.subscribe((s) => s.kind === "waitpoint" && ids.has(s.waitpointId) && seen.set(s.waitpointId, (seen.get(s.waitpointId) ?? 0) + 1));
     await Promise.all([gql(APPEND, { id: session, io: "IN", data: "go" }), gql(APPEND, { id: session, io: "IN", data: "again" })]);
-    const end = Date.now() + 10_000;
-    while (seen.size < 100 && Date.now() < end) await sleep(50);
+    await vi.waitFor(() => expect(seen.size).toBe(100), { timeout: 10_000, interval: 20 });
     off();
     expect(seen.size).toBe(100);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
@@ -126,8 +138,9 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
   it("keeps a long waiter registered after a short one times out", async () => {
     const session = await newSession();
     const long = (await create({ session, timeout: "1h" })).waitpoint;
-    const short = (await create({ session, timeout: "2s" })).waitpoint;
-    await sleep(2_600);
+    // A short deadline, and the sweeper's update of the row awaited, rather than a fixed sleep.
+    const short = (await create({ session, timeout: "300ms" })).waitpoint;
+    await sweptToTimedOut(short.id);
     expect((await get(short.id)).status).toBe("TIMED_OUT");
     if (redis) expect(await redis.pttl(`sessions:waitpoints:${session}:IN`)).toBeGreaterThan(3_000_000);
     await gql(APPEND, { id: session, io: "IN", data: "late but in time" });
@@ -137,12 +150,13 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
 
   it("times out without any append, and a later record never completes it", async () => {
     const session = await newSession();
-    const { waitpoint } = await create({ session, timeout: "1s" });
-    await sleep(2_300);
-    const row = await server.services.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id } });
-    expect(row.status).toBe("TIMED_OUT");
+    const { waitpoint } = await create({ session, timeout: "300ms" });
+    await sweptToTimedOut(waitpoint.id);
+    // A waiter registered now completes in the same wake-up pass as the late record would have
+    // completed the timed-out one: once it is COMPLETED, that pass is over (instead of a sleep).
+    const witness = (await create({ session })).waitpoint;
     await gql(APPEND, { id: session, io: "IN", data: "too late" });
-    await sleep(200);
+    expect((await until(witness.id, "COMPLETED")).record).toEqual({ seqNum: 0, data: "too late" });
     expect(await get(waitpoint.id)).toMatchObject({ status: "TIMED_OUT", record: null });
   });
 
@@ -160,8 +174,8 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     expect((await until(waitpoint.id, "COMPLETED")).record).toEqual({ seqNum: 0, data: "after flush" });
     // The index was rebuilt: a waiter registered afterwards is found through it again.
     const next = (await create({ session })).waitpoint;
-    await sleep(100);
-    if (redis) expect(await redis.exists("sessions:waitpoints:complete")).toBe(1);
+    // The append that found the index lost started its rebuild without waiting for it.
+    if (redis) await vi.waitFor(async () => expect(await redis!.exists("sessions:waitpoints:complete")).toBe(1), { timeout: 10_000, interval: 20 });
     await gql(APPEND, { id: session, io: "IN", data: "again" });
     expect((await until(next.id, "COMPLETED")).record.seqNum).toBe(1);
   });
@@ -199,7 +213,9 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
 
   it("refuses closed sessions, and a close completes nothing", async () => {
     const session = await newSession();
-    const { waitpoint } = await create({ session, timeout: "1s" });
+    // Long enough to still be PENDING after the close and the refused create, even on a loaded
+    // machine; the timeout itself is then waited for, not slept through.
+    const { waitpoint } = await create({ session, timeout: "2s" });
     await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id: session });
     expect(codes(await gql(CREATE, { input: { session } }))).toEqual(["SESSION_CLOSED"]);
     expect((await get(waitpoint.id)).status).toBe("PENDING");
@@ -260,27 +276,20 @@ describe("waitpoints on the S2 store", () => {
     const s2 = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint } });
     await s2.basin(access.basin).stream(access.stream, { forceTransport: "fetch" }).append(AppendInput.create([AppendRecord.string({ body: JSON.stringify(data) })]));
   };
-  const until = async (gql: Gql, id: string, status: string) => {
-    const end = Date.now() + 10_000;
-    for (;;) {
-      const w = (await gql(GET, { id })).data!.waitpoint;
-      if (w.status === status || Date.now() > end) return w;
-      await sleep(50);
-    }
-  };
+  const until = async (gql: Gql, id: string, status: string) => untilStatus(async () => (await gql(GET, { id })).data!.waitpoint, status);
 
   it("wakes on a record written straight to S2, which never passed through the service", async () => {
     const { gql } = await server.newEnvironment();
     const session = await createSessionId(gql);
     await gql(APPEND, { id: session, io: "IN", data: "earlier" });
     const { waitpoint } = (await gql(CREATE, { input: { session } })).data!.createSessionWaitpoint;
-    await sleep(200);
+    // No sleep: completion is once, so had "earlier" (seqNum 0) completed it, the record asserted
+    // below would not be seqNum 1.
     expect((await gql(GET, { id: waitpoint.id })).data!.waitpoint.status).toBe("PENDING");
     await writeDirectly(gql, session, { text: "direct" });
     expect((await until(gql, waitpoint.id, "COMPLETED")).record).toEqual({ seqNum: 1, data: { text: "direct" } });
     // Nothing left to wait for: the channel is no longer followed.
-    await sleep(1_500);
-    expect(server.services.fanout.followerCount).toBe(0);
+    await vi.waitFor(() => expect(server.services.fanout.followerCount).toBe(0), { timeout: 10_000, interval: 20 });
   });
 
   it("wakes waitpoints registered before a restart", async () => {
