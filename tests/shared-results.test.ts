@@ -1,5 +1,5 @@
 import { createSchema, createYoga } from "graphql-yoga";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { sharedResults, sharedSubscriptionResults } from "../src/realtime/shared-results.js";
 
 /** A source that hands the same event objects to every subscriber, as a channel's follower does. */
@@ -52,8 +52,8 @@ describe("shared subscription results", () => {
     const otherVariables = await open(`subscription($k: Int) { shared(k: $k) { n } }`, { k: 1 });
     const own = await Promise.all(Array.from({ length: 5 }, () => open(`subscription { own { n } }`)));
     const firsts = [...shared, otherVariables, ...own].map((it) => it.next());
-    await new Promise((r) => setTimeout(r, 10));
-    expect(source.subscribers).toBe(11);
+    // Each subscription reaches its source once its first next() runs: wait for all eleven.
+    await vi.waitFor(() => expect(source.subscribers).toBe(11), { timeout: 5_000, interval: 1 });
     source.send({ n: 7 });
     const got = (await Promise.all(firsts)).map((r) => Object.values((r.value as { data: Record<string, { n: number }> }).data)[0]!.n);
     expect(got).toEqual(Array(11).fill(7));
