@@ -4,6 +4,7 @@ import { decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Authenticator } from "../src/auth/principal.js";
 import { backendEnv, redisUrl, tempDir } from "./helpers/backends.js";
+import { watchOutput } from "./helpers/process.js";
 import { codes, gqlClient, startServer, type TestServer } from "./helpers/test-server.js";
 
 const cli = (env: Record<string, string>, ...args: string[]) =>
@@ -173,16 +174,14 @@ describe("sessions tail", () => {
       const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "tail", "tailed", "--from", "1"], {
         env: { ...process.env, SESSIONS_URL: server.url, SESSIONS_TOKEN: secretKey },
       });
-      let out = "";
-      child.stdout.on("data", (d) => (out += d));
+      const out = watchOutput(child.stdout);
       const exited = new Promise<number | null>((r) => child.on("exit", r));
-      const deadline = Date.now() + 20_000;
-      while (!out.includes("second") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await out.until("second");
       await gql(`mutation { appendToSession(id: "tailed", io: OUT, records: [{ data: { live: true } }]) { lastSeqNum } }`);
-      while (!out.includes("live") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await out.until("live");
       await gql(`mutation { closeSession(id: "tailed") { id } }`);
       expect(await exited).toBe(0);
-      expect(out.trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.seqNum, r.data])).toEqual([[1, "second"], [2, { live: true }]]);
+      expect(out.text().trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.seqNum, r.data])).toEqual([[1, "second"], [2, { live: true }]]);
     } finally {
       await server.close();
     }

@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { Socket } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AppendToSessionDocument, CreateSessionDocument, SessionRecordsDocument } from "../client/generated/graphql.js";
 import { SessionsClient } from "../client/src/sessions-client.js";
 import { backendEnv, freePort } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
 import { createSessionId, startServer, type TestServer } from "./helpers/test-server.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A client's pause before it retries or reconnects: part of the workload, not a wait for an event. */
+const backOff = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("subscribers that keep disconnecting", () => {
   let server: TestServer;
@@ -35,7 +36,7 @@ describe("subscribers that keep disconnecting", () => {
             await client.request(AppendToSessionDocument, { id, io: "OUT", records, idempotencyKey: `batch-${appended}` });
             break;
           } catch {
-            await sleep(20);
+            await backOff(20);
           }
         }
         appended += n;
@@ -55,7 +56,7 @@ describe("subscribers that keep disconnecting", () => {
             if (++got >= stayFor || seen.length === TOTAL) break;
           }
         } catch {
-          await sleep(20);
+          await backOff(20);
         }
         cycles++;
       }
@@ -76,15 +77,21 @@ describe("Redis restarted during waits and fan-out", () => {
   let port: number;
   const startRedis = async () => {
     redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    for (let i = 0; i < 50; i++) {
-      const ok = await new Promise<boolean>((r) => {
-        const s = new Socket();
-        s.once("connect", () => (s.destroy(), r(true))).once("error", () => r(false)).connect(port, "127.0.0.1");
-      });
-      if (ok) return;
-      await sleep(100);
-    }
+    // Up once it takes a connection.
+    await vi.waitFor(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const s = new Socket();
+          s.once("connect", () => (s.destroy(), resolve())).once("error", reject).connect(port, "127.0.0.1");
+        }),
+      { timeout: 10_000, interval: 20 },
+    );
   };
+  const stopRedis = () =>
+    new Promise<void>((resolve) => {
+      redis!.once("exit", () => resolve());
+      redis!.kill("SIGKILL");
+    });
   afterAll(() => redis?.kill("SIGKILL"));
 
   it("loses no waitpoint and subscribers recover", async () => {
@@ -99,20 +106,30 @@ describe("Redis restarted during waits and fan-out", () => {
       const wp = (await gql(`mutation($s: ID!) { createSessionWaitpoint(input: { session: $s }) { waitpoint { id } } }`, { s: id })).data!
         .createSessionWaitpoint.waitpoint.id;
       const onB = subscribe(b, "sse-distinct", secretKey, `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum } }`, { id });
-      await sleep(300);
+      await b.liveSubscribers({ sessionId: id, io: "IN" });
       await gql(`mutation($id: ID!) { appendToSession(id: $id, io: OUT, records: [{ data: "before" }]) { lastSeqNum } }`, { id });
-      redis!.kill("SIGKILL");
-      await sleep(500);
+      await stopRedis();
       await startRedis();
-      await sleep(1_500);
-      await gql(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: "after restart" }]) { lastSeqNum } }`, { id });
-      const end = Date.now() + 10_000;
-      let status = "";
-      while (status !== "COMPLETED" && Date.now() < end) {
-        status = (await gql(`query($id: ID!) { waitpoint(id: $id) { status } }`, { id: wp })).data!.waitpoint.status;
-        await sleep(100);
+      // Both nodes reconnect to Redis on their own schedule. Wait until a signal published on A is
+      // heard on B again (republished until it is: one sent before B resubscribed is lost).
+      const probe = { kind: "append", sessionId: `probe-${id}`, io: "IN", tail: 0 } as const;
+      let heard = false;
+      const off = b.services.signals.subscribe((s) => s.kind === "append" && s.sessionId === probe.sessionId && (heard = true));
+      try {
+        await vi.waitFor(
+          () => {
+            a.services.signals.publish(probe);
+            expect(heard).toBe(true);
+          },
+          { timeout: 20_000, interval: 50 },
+        );
+      } finally {
+        off();
       }
-      expect(status).toBe("COMPLETED");
+      await gql(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: "after restart" }]) { lastSeqNum } }`, { id });
+      await expect
+        .poll(async () => (await gql(`query($id: ID!) { waitpoint(id: $id) { status } }`, { id: wp })).data!.waitpoint.status, { timeout: 10_000, interval: 50 })
+        .toBe("COMPLETED");
       // Node B hears about appends on A again once its Redis subscription is back.
       await gql(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: "later" }]) { lastSeqNum } }`, { id });
       expect((await onB.waitFor(2)).map((r: { seqNum: number }) => r.seqNum)).toEqual([0, 1]);

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { subscribe } from "./helpers/clients.js";
+import { watchOutput } from "./helpers/process.js";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 
 describe("examples/worker.ts", () => {
@@ -16,16 +17,19 @@ describe("examples/worker.ts", () => {
       env: { ...process.env, SESSIONS_URL: server.url, SESSIONS_TOKEN: secretKey },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let log = "";
-    worker.stdout.on("data", (d) => (log += d));
-    worker.stderr.on("data", (d) => (log += d));
+    const log = watchOutput(worker.stdout, worker.stderr);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!log.includes("worker on") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await log.until("worker on");
+      const sessionId = /worker on (\S+)/.exec(log.text())![1]!;
       const out = subscribe(server, "ws", secretKey, `subscription { sessionRecords(id: "chat-worker", io: OUT, fromSeqNum: 0) { seqNum data } }`, {});
       const say = (text: string) =>
         gql(`mutation($t: JSON!) { appendToSession(id: "chat-worker", io: IN, records: [{ data: $t }]) { lastSeqNum } }`, { t: { text } });
-      await new Promise((r) => setTimeout(r, 500));
+      // The worker's first waitpoint starts at the tail of `in` when it is made: say something
+      // only once it exists, or the message would be before it and never wake the worker.
+      await vi.waitFor(
+        async () => expect(await server.services.prisma.waitpoint.count({ where: { sessionId, io: "IN", status: "PENDING" } })).toBe(1),
+        { timeout: 20_000, interval: 20 },
+      );
       await say("hi there");
       const first = await out.waitFor(5, 20_000);
       expect(first.map((r: any) => r.data.text ?? "|").join("")).toBe("You said: hi there|");

@@ -25,3 +25,34 @@ export function startProcess(env: Record<string, string>) {
     });
   return { child, ready, stop, output: () => stdout + stderr };
 }
+
+/**
+ * Collects what a child process writes and resolves waits on it as the text arrives, so a test
+ * waits for a line instead of polling its buffer on a timer.
+ */
+export function watchOutput(...streams: NodeJS.ReadableStream[]) {
+  let text = "";
+  let waiters: (() => boolean)[] = [];
+  for (const stream of streams) {
+    stream.on("data", (chunk: Buffer | string) => {
+      text += chunk;
+      waiters = waiters.filter((satisfied) => !satisfied());
+    });
+  }
+  return {
+    text: () => text,
+    /** Resolves once the output holds `needle`; rejects with the output so far after timeoutMs. */
+    until(needle: string, timeoutMs = 20_000): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(needle)} within ${timeoutMs} ms in:\n${text}`)), timeoutMs);
+        const satisfied = () => {
+          if (!text.includes(needle)) return false;
+          clearTimeout(timer);
+          resolve();
+          return true;
+        };
+        if (!satisfied()) waiters.push(satisfied);
+      });
+    },
+  };
+}
