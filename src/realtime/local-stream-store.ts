@@ -124,8 +124,10 @@ const readRecords: Prepared = {
  * would take the total past $5 bytes (the first one always comes) or after $4 records. A window
  * sum over the range would have to measure every record up to the count limit, detoasting up to a
  * thousand large ones the cap then drops; the walk measures at most one record past the cap.
- * SeqNums are dense (the channel row hands them out), so the next record is seq_num + 1. Each
- * record's JSON text is made once, both measured and returned.
+ * SeqNums are dense (the channel row hands them out), so the next record is seq_num + 1, looked up
+ * by its primary key: the LIMIT keeps that lookup a subquery run per step, since as a join, on a
+ * table without statistics yet, the planner scanned the whole channel at every step (hundreds of
+ * ms for 100 records). Each record's JSON text is made once, both measured and returned.
  */
 const readRecordsCapped: Prepared = {
   name: "read-records-capped",
@@ -134,11 +136,13 @@ const readRecordsCapped: Prepared = {
      FROM channel_records c, LATERAL (SELECT c.data::text AS json) j
      WHERE c.session_id = $1 AND c.io = $2 AND c.seq_num >= $3 ORDER BY c.seq_num LIMIT 1)
     UNION ALL
-    SELECT c.seq_num, c.timestamp, j.json, w.n + 1, w.total + octet_length(j.json)
+    SELECT c.seq_num, c.timestamp, c.json, w.n + 1, w.total + octet_length(c.json)
     FROM walk w
-    JOIN channel_records c ON c.session_id = $1 AND c.io = $2 AND c.seq_num = w.seq_num + 1
-    CROSS JOIN LATERAL (SELECT c.data::text AS json) j
-    WHERE w.n < $4 AND w.total + octet_length(j.json) <= $5
+    CROSS JOIN LATERAL (
+      SELECT r.seq_num, r.timestamp, r.data::text AS json FROM channel_records r
+      WHERE r.session_id = $1 AND r.io = $2 AND r.seq_num = w.seq_num + 1 LIMIT 1
+    ) c
+    WHERE w.n < $4 AND w.total + octet_length(c.json) <= $5
   )
   SELECT seq_num, timestamp, json FROM walk`,
 };
