@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backendNames } from "./helpers/backends.js";
 import { settleReplication } from "./helpers/replication.js";
 import { codes, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
@@ -87,11 +87,13 @@ describe.each(backendNames)("control plane on %s", (backend) => {
   });
 
   it("derives EXPIRED from expiresAt", async () => {
-    const { session } = await create({ type: "chat", expiresAt: new Date(Date.now() + 300).toISOString() });
+    // Far enough ahead to be ACTIVE when created even on a loaded machine; then the expiry is
+    // waited for, not slept through.
+    const { session } = await create({ type: "chat", expiresAt: new Date(Date.now() + 1_000).toISOString() });
     expect(session.status).toBe("ACTIVE");
-    await new Promise((r) => setTimeout(r, 400));
-    const r = await gql(`query($id: ID!) { session(id: $id) { status } }`, { id: session.id });
-    expect(r.data!.session.status).toBe("EXPIRED");
+    await expect
+      .poll(async () => (await gql(`query($id: ID!) { session(id: $id) { status } }`, { id: session.id })).data!.session.status, { timeout: 10_000, interval: 20 })
+      .toBe("EXPIRED");
   });
 
   it.each([
@@ -151,13 +153,19 @@ describe.each([...backendNames, "clickhouse"] as const)("session lists on %s", (
           externalId: `list-${i}`,
           taskIdentifier: i % 3 === 0 ? "agent-a" : "agent-b",
           tags: [`n:${i}`, i % 4 === 0 ? "vip" : "std"],
-          ...(i === 5 && { expiresAt: new Date(Date.now() + 200).toISOString() }),
+          ...(i === 5 && { expiresAt: new Date(Date.now() + 1_000).toISOString() }),
         },
       });
       ids.push(r.data!.createSession.session.id);
     }
     await gql(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id: ids[3] });
-    await new Promise((r) => setTimeout(r, 300));
+    // Session 5 expires a second after it was made (late enough that creating it cannot fail
+    // on a loaded machine): wait until the service says so rather than sleeping.
+    // (vi.waitFor: expect.poll is for tests, not hooks.)
+    await vi.waitFor(
+      async () => expect((await gql(`query($id: ID!) { session(id: $id) { status } }`, { id: ids[5] })).data!.session.status).toBe("EXPIRED"),
+      { timeout: 10_000, interval: 20 },
+    );
     await settleReplication(server.services);
   });
   afterAll(() => server?.close());
