@@ -1,0 +1,124 @@
+import { seqNumMismatch } from "./local-stream-store.js";
+import {
+  streamName,
+  type AppendAck,
+  type AppendTransaction,
+  type ChannelAccess,
+  type ChannelKey,
+  type NewRecords,
+  type StoredRecord,
+  type StreamStore,
+} from "./stream-store.js";
+
+export interface MemoryStreamStoreOptions {
+  /**
+   * Offer `follow`, the live read of stores that clients may write to directly (S2). With false,
+   * the store behaves like the local store, whose followers are woken by the writer's append
+   * notices instead (ChannelFanout reads only then). Default: true.
+   */
+  follow?: boolean;
+  /** The clock each append is stamped with. Default: the system clock (`new Date()`). */
+  now?: () => Date;
+}
+
+interface MemoryChannel {
+  records: StoredRecord[];
+  /** Each record's JSON in UTF-8 bytes, as the writer encoded it: what the byte cap of `read` counts. */
+  bytes: number[];
+  /** Followers waiting for the next append. */
+  waiters: Set<() => void>;
+}
+
+/**
+ * Channels in this process's memory: unit tests, and the reference behaviour the conformance
+ * suite (tests/helpers/store-conformance.ts) holds every store to. SeqNums are dense from 0.
+ * An append checks and stores in one synchronous step, so concurrent appends to a channel are
+ * atomic and never share or skip a seqNum, whoever calls. Nothing survives the process.
+ */
+export class MemoryStreamStore implements StreamStore {
+  readonly backend = "memory";
+  /** Present unless options.follow is false: see MemoryStreamStoreOptions.follow. */
+  readonly follow?: (channel: ChannelKey, fromSeqNum: number, signal: AbortSignal) => AsyncIterable<StoredRecord>;
+  private channels = new Map<string, MemoryChannel>();
+  private now: () => Date;
+
+  constructor(options: MemoryStreamStoreOptions = {}) {
+    this.now = options.now ?? (() => new Date());
+    if (options.follow !== false) this.follow = (channel, fromSeqNum, signal) => this.followChannel(channel, fromSeqNum, signal);
+  }
+
+  private channel(key: ChannelKey): MemoryChannel {
+    const name = streamName(key);
+    let channel = this.channels.get(name);
+    if (!channel) {
+      channel = { records: [], bytes: [], waiters: new Set() };
+      this.channels.set(name, channel);
+    }
+    return channel;
+  }
+
+  /** The transaction is not used: nothing here can roll back with the writer's database transaction. */
+  async append(_tx: AppendTransaction | null, key: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
+    const channel = this.channel(key);
+    const first = channel.records.length;
+    if (matchSeqNum !== undefined && matchSeqNum !== first) throw seqNumMismatch(matchSeqNum, first);
+    const timestamp = this.now();
+    // Stored as parsed from the writer's JSON, as the other stores store it: the caller's objects
+    // may change afterwards, and `undefined` or a Date read back as their JSON would.
+    for (const [i, json] of records.json.entries()) {
+      channel.records.push({ seqNum: first + i, timestamp, data: JSON.parse(json) as unknown });
+      channel.bytes.push(Buffer.byteLength(json));
+    }
+    const tail = channel.records.length;
+    for (const wake of channel.waiters) wake();
+    return { firstSeqNum: first, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp };
+  }
+
+  /** Byte cap by the records' JSON in UTF-8 bytes; the first record always comes. */
+  async read(key: ChannelKey, fromSeqNum: number, limit: number, maxBytes = Infinity): Promise<StoredRecord[]> {
+    const channel = this.channels.get(streamName(key));
+    const out: StoredRecord[] = [];
+    if (!channel) return out;
+    let bytes = 0;
+    for (let seqNum = Math.max(0, fromSeqNum); seqNum < channel.records.length && out.length < limit; seqNum++) {
+      const size = channel.bytes[seqNum]!;
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      out.push(channel.records[seqNum]!);
+      bytes += size;
+    }
+    return out;
+  }
+
+  async tail(key: ChannelKey): Promise<number> {
+    return this.channels.get(streamName(key))?.records.length ?? 0;
+  }
+
+  /** Records from fromSeqNum on, then each new one as it is appended; ends (done) once the signal aborts. */
+  private async *followChannel(key: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncGenerator<StoredRecord> {
+    const channel = this.channel(key);
+    let next = Math.max(0, fromSeqNum);
+    while (!signal.aborted) {
+      if (next < channel.records.length) {
+        yield channel.records[next++]!;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          channel.waiters.delete(wake);
+          signal.removeEventListener("abort", wake);
+          resolve();
+        };
+        channel.waiters.add(wake);
+        signal.addEventListener("abort", wake, { once: true });
+      });
+    }
+  }
+
+  /** As the local store: clients reach the channel through this service only. */
+  async access(key: ChannelKey): Promise<ChannelAccess> {
+    return { backend: this.backend, stream: streamName(key) };
+  }
+
+  /** No tokens are handed out, so none to revoke. */
+  async revokeAccess() {}
+}

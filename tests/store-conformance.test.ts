@@ -1,0 +1,58 @@
+import { describe } from "vitest";
+import { ChannelWriter } from "../src/realtime/channel-writer.js";
+import { MemoryStreamStore } from "../src/realtime/memory-stream-store.js";
+import { startS2Double } from "./helpers/s2-double.js";
+import { storeConformance, type ConformanceTarget, type StoreTraits } from "./helpers/store-conformance.js";
+import { startServer } from "./helpers/test-server.js";
+
+/** JSON bytes: the measure of the memory store, and of the local one for the strings the suite reads by bytes. */
+const jsonBytes = (json: string) => Buffer.byteLength(json);
+
+/** The service's own store and writer, on the given backend. */
+async function serviceStore(backend: "pglite" | "postgres", extra: Record<string, string> = {}, done?: () => Promise<void>): Promise<ConformanceTarget> {
+  const server = await startServer(backend, extra);
+  return {
+    server,
+    store: server.services.store,
+    writer: server.services.writer,
+    async close() {
+      await server.close();
+      await done?.();
+    },
+  };
+}
+
+const stores: { name: string; traits: StoreTraits; open: () => Promise<ConformanceTarget> }[] = [
+  {
+    name: "memory",
+    traits: { timestamps: "reported", readBytes: jsonBytes, follows: true, storesNul: true },
+    async open() {
+      // The memory store behind a writer of its own, on a PGlite service (the writer keeps the
+      // session rows, close guard and idempotency keys in the database, whatever the store).
+      const server = await startServer("pglite");
+      const store = new MemoryStreamStore();
+      return { server, store, writer: new ChannelWriter(server.services.prisma, store, server.services.sessions), close: () => server.close() };
+    },
+  },
+  {
+    name: "local on PGlite",
+    traits: { timestamps: "reported", readBytes: jsonBytes, follows: false, storesNul: false },
+    open: () => serviceStore("pglite"),
+  },
+  {
+    name: "local on PostgreSQL",
+    traits: { timestamps: "reported", readBytes: jsonBytes, follows: false, storesNul: false },
+    open: () => serviceStore("postgres"),
+  },
+  {
+    name: "S2 (SDK against the S2 double)",
+    // S2 meters a record as its body plus 8 bytes (no headers here).
+    traits: { timestamps: "own-clock", readBytes: (json) => Buffer.byteLength(json) + 8, follows: true, storesNul: true },
+    async open() {
+      const double = await startS2Double("s2-root-token");
+      return serviceStore("pglite", double.env, () => double.close());
+    },
+  },
+];
+
+describe.each(stores)("stream store conformance: $name", ({ traits, open }) => storeConformance(traits, open));
