@@ -106,8 +106,16 @@ export class S2StreamStore implements StreamStore {
   }
 
   async *follow(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord> {
-    const session = await this.stream(channel).readSession({ start: { from: { seqNum: fromSeqNum }, clamp: true } }, { signal });
-    for await (const r of session) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown };
+    try {
+      const session = await this.stream(channel).readSession({ start: { from: { seqNum: fromSeqNum }, clamp: true } }, { signal });
+      for await (const r of session) {
+        // clamp starts a read past the tail at the tail: records before fromSeqNum were not asked for.
+        if (r.seqNum >= fromSeqNum) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown };
+      }
+    } catch (error) {
+      // The SDK fails the read with "Request cancelled" on abort; an abort is how a follow ends.
+      if (!signal.aborted) throw error;
+    }
   }
 
   async tail(channel: ChannelKey): Promise<number> {
