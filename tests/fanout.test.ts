@@ -2,41 +2,29 @@ import { describe, expect, it } from "vitest";
 import { ChannelFanout, type FanoutOptions } from "../src/realtime/channel-fanout.js";
 import { LocalSignals } from "../src/realtime/signals.js";
 import { encodeRecords } from "../src/realtime/channel-writer.js";
-import type { ChannelKey, NewRecords, StoredRecord, StreamStore } from "../src/realtime/stream-store.js";
+import { MemoryStreamStore } from "../src/realtime/memory-stream-store.js";
+import type { ChannelKey, StoredRecord } from "../src/realtime/stream-store.js";
 
-/** An in-memory store: unit tests of the fan-out logic only; integration tests use the real ones. */
-class MemoryStore implements StreamStore {
-  readonly backend = "memory";
-  records: StoredRecord[] = [];
+/**
+ * The reference memory store, counting its reads: unit tests of the fan-out logic only;
+ * integration tests use the real stores. Without `follow`, like the local store: the fan-out then
+ * reads only when told of appends, which the read counts below rely on.
+ */
+class MemoryStore extends MemoryStreamStore {
   reads = 0;
   /** Each read: the byte cap it was given and the bytes of JSON it returned. */
   readLog: { maxBytes: number | undefined; bytes: number; count: number }[] = [];
-  async append(_tx: unknown, _c: ChannelKey, { data }: NewRecords) {
-    const first = this.records.length;
-    for (const d of data) this.records.push({ seqNum: this.records.length, timestamp: new Date(), data: d });
-    return { firstSeqNum: first, lastSeqNum: this.records.length - 1, tailSeqNum: this.records.length };
+  constructor() {
+    super({ follow: false });
   }
-  /** Honours the byte cap as the real stores do: as many records as fit, at least one. */
-  async read(_c: ChannelKey, from: number, limit: number, maxBytes = Infinity) {
+  override async read(c: ChannelKey, from: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
     this.reads++;
+    // A read takes a timer turn, as a real store's round trip does, so appends land during reads.
     await new Promise((r) => setTimeout(r, 1));
-    const out: StoredRecord[] = [];
-    let bytes = 0;
-    for (const r of this.records.slice(from, from + limit)) {
-      const size = JSON.stringify(r.data).length;
-      if (out.length > 0 && bytes + size > maxBytes) break;
-      out.push(r);
-      bytes += size;
-    }
-    this.readLog.push({ maxBytes: Number.isFinite(maxBytes) ? maxBytes : undefined, bytes, count: out.length });
+    const out = await super.read(c, from, limit, maxBytes);
+    const bytes = out.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r.data)), 0);
+    this.readLog.push({ maxBytes: maxBytes !== undefined && Number.isFinite(maxBytes) ? maxBytes : undefined, bytes, count: out.length });
     return out;
-  }
-  async tail() {
-    return this.records.length;
-  }
-  async revokeAccess() {}
-  async access() {
-    return { backend: this.backend, stream: "s" };
   }
 }
 
