@@ -48,31 +48,57 @@ function variableProblem(type: GraphQLInputType, value: unknown, path: string): 
   return undefined;
 }
 
-/** Checks every String and ID argument of an operation, written inline or passed as a variable. */
-export function textArgumentsProblem(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  variables: Readonly<Record<string, unknown>> | null | undefined,
-): string | undefined {
-  let found: string | undefined;
+/** What a document says once and for all: its inline text's first problem, and its variables' types. */
+interface DocumentPlan {
+  literal: string | undefined;
+  variables: [name: string, type: GraphQLInputType][];
+}
+
+/**
+ * Per schema and document: yoga hands the same parsed document to every request with the same
+ * text, so the walk of the document happens once, and a request only checks its variables.
+ */
+const plans = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, DocumentPlan>>();
+
+function planOf(schema: GraphQLSchema, document: DocumentNode): DocumentPlan {
+  let bySchema = plans.get(schema);
+  if (!bySchema) plans.set(schema, (bySchema = new WeakMap()));
+  let plan = bySchema.get(document);
+  if (plan) return plan;
+  const found: DocumentPlan = { literal: undefined, variables: [] };
   const typeInfo = new TypeInfo(schema);
   visit(
     document,
     visitWithTypeInfo(typeInfo, {
       StringValue(node) {
         const type = typeInfo.getInputType();
-        if (found || !type || !TEXT_SCALARS.has(getNamedType(type).name)) return;
+        if (found.literal || !type || !TEXT_SCALARS.has(getNamedType(type).name)) return;
         const problem = textProblem(node.value);
-        if (problem) found = `${typeInfo.getArgument()?.name ?? "an argument"} ${problem}`;
+        if (problem) found.literal = `${typeInfo.getArgument()?.name ?? "an argument"} ${problem}`;
       },
       VariableDefinition(node) {
-        if (found) return;
         const type = typeFromAST(schema, node.type) as GraphQLInputType | undefined;
-        if (type) found = variableProblem(type, variables?.[node.variable.name.value], `$${node.variable.name.value}`);
+        if (type) found.variables.push([node.variable.name.value, type]);
       },
     }),
   );
-  return found;
+  bySchema.set(document, (plan = found));
+  return plan;
+}
+
+/** Checks every String and ID argument of an operation, written inline or passed as a variable. */
+export function textArgumentsProblem(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+): string | undefined {
+  const plan = planOf(schema, document);
+  if (plan.literal) return plan.literal;
+  for (const [name, type] of plan.variables) {
+    const problem = variableProblem(type, variables?.[name], `$${name}`);
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 // data: null, as subscriptionErrorsWithData gives refused subscriptions: graphql-sse needs the key.

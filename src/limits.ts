@@ -69,6 +69,18 @@ const capSchema = z
     return Number(text);
   });
 
+/** A positive whole number of bytes (no "off": a buffer must have a bound). */
+const bytesSchema = z
+  .string()
+  .trim()
+  .transform((text, ctx): number => {
+    if (!/^\d{1,15}$/.test(text) || Number(text) < 1) {
+      ctx.addIssue({ code: "custom", message: "a size in bytes: a whole number above 0" });
+      return z.NEVER;
+    }
+    return Number(text);
+  });
+
 /** A duration like "7d" (see parseDuration). */
 const durationMsSchema = z.string().transform((text, ctx): number => {
   const ms = parseDuration(text);
@@ -118,8 +130,22 @@ export const limitTable = {
   tokenLifetimeMs: { what: "public access token `expiresIn` (default 15m)", value: 30 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
   scopesPerToken: { what: "scopes per public access token", value: 100, unit: "scopes", error: "BAD_USER_INPUT" },
   // Live delivery, connections and reads (src/realtime/outbox.ts, src/http/ws-guard.ts, src/http/sse-guard.ts, src/http/answer-budget.ts)
-  subscriberBufferBytes: { what: "bytes of records waiting for one subscriber (further behind: disconnected)", value: 16 * MiB, unit: "bytes", error: "RATE_LIMITED" },
-  connectionBufferBytes: { what: "bytes waiting in one connection's write buffer (WebSocket `bufferedAmount`, SSE response) before deliveries wait", value: 8 * MiB, unit: "bytes", error: "none" },
+  subscriberBufferBytes: {
+    what: "bytes of records waiting for one subscriber (further behind: disconnected)",
+    env: "LIMIT_SUBSCRIBER_BUFFER_BYTES",
+    value: 16 * MiB,
+    unit: "bytes",
+    error: "RATE_LIMITED",
+    schema: bytesSchema,
+  },
+  connectionBufferBytes: {
+    what: "bytes waiting in one connection's write buffer (WebSocket `bufferedAmount`, SSE response) before deliveries wait",
+    env: "LIMIT_CONNECTION_BUFFER_BYTES",
+    value: 8 * MiB,
+    unit: "bytes",
+    error: "none",
+    schema: bytesSchema,
+  },
   stalledConnectionMs: { what: "a connection whose write buffer does not drain for this long is closed", value: 60_000, unit: "ms", error: "RATE_LIMITED" },
   sseKeepAliveMs: { what: "TCP keep-alive probes on an idle event stream start after (graphql-sse also writes a comment every 12s)", value: 30_000, unit: "ms", error: "none" },
   replayBatchBytes: { what: "bytes of records read from the store per catch-up batch (as many records as fit, at least one)", value: 16 * MiB, unit: "bytes", error: "none" },

@@ -93,7 +93,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       : new LocalStreamStore(db.sql, { caps });
   const sessions = new SessionStore(prisma);
   const writer = new ChannelWriter(prisma, store, sessions, { caps, refusals });
-  const fanout = new ChannelFanout(store, signals, { subscriberBuffer: limits.subscriberBufferRecords, readBatch: limits.fanoutReadBatch }, logError("channel fan-out"));
+  const fanout = new ChannelFanout(
+    store,
+    signals,
+    { subscriberBuffer: limits.subscriberBufferRecords, subscriberBufferBytes: resolvedLimits.subscriberBufferBytes, readBatch: limits.fanoutReadBatch },
+    logError("channel fan-out"),
+  );
   writer.onAppend((channel, ack, data) => {
     // Straight to this process's subscribers first; the signal then tells the other processes.
     fanout.appended(channel, ack, data);

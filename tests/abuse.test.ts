@@ -13,6 +13,9 @@ import { gqlClient, type Gql } from "./helpers/test-server.js";
  */
 const SECRET = `sk_${"a".repeat(40)}`;
 const MiB = 1024 * 1024;
+/** The budgets the server under test runs with: a reader may hold at most both, and then some slack per record in flight. */
+const SUBSCRIBER_BUDGET = 2 * MiB;
+const CONNECTION_BUDGET = 1 * MiB;
 /** A record of about 1 MiB of JSON (the largest a record may be). */
 const bigRecord = (i: number) => ({ data: { i, text: "x".repeat(MiB - 64) } });
 
@@ -27,8 +30,31 @@ async function metric(name: string): Promise<number> {
   const sum = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].reduce((s, m) => s + Number(m[1]), 0);
   return sum;
 }
-/** The server's JavaScript heap in use plus its external memory (Buffers waiting in sockets). */
-const memory = async () => (await metric("sessions_process_nodejs_heap_size_used_bytes")) + (await metric("sessions_process_nodejs_external_memory_bytes"));
+/**
+ * A full garbage collection in the server, through its inspector (loopback only): what is left is
+ * what the server holds, not garbage a busy machine has not collected yet. Without it the figures
+ * swing by hundreds of MB with the machine's load.
+ */
+let inspector: WebSocket;
+let inspectorCalls = 0;
+async function collectGarbage() {
+  const id = ++inspectorCalls;
+  await new Promise<void>((resolve) => {
+    const answered = (data: WebSocket.RawData) => {
+      if ((JSON.parse(String(data)) as { id?: number }).id !== id) return;
+      inspector.off("message", answered);
+      resolve();
+    };
+    inspector.on("message", answered);
+    inspector.send(JSON.stringify({ id, method: "HeapProfiler.collectGarbage" }));
+  });
+}
+
+/** The server's JavaScript heap in use plus its external memory (Buffers waiting in sockets), after a full collection. */
+const memory = async () => {
+  await collectGarbage();
+  return (await metric("sessions_process_nodejs_heap_size_used_bytes")) + (await metric("sessions_process_nodejs_external_memory_bytes"));
+};
 
 async function waitUntil(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
@@ -57,12 +83,24 @@ const append = (id: string, records: unknown[]) =>
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "sessions-abuse-"));
-  server = startProcess({ DATA_DIR: dir, SESSIONS_SECRET_KEY: SECRET, LOG_LEVEL: "error" });
+  server = startProcess({
+    DATA_DIR: dir,
+    SESSIONS_SECRET_KEY: SECRET,
+    LOG_LEVEL: "error",
+    // Budgets small enough that what they allow stands far below what an unbounded server holds.
+    LIMIT_SUBSCRIBER_BUFFER_BYTES: String(SUBSCRIBER_BUDGET),
+    LIMIT_CONNECTION_BUFFER_BYTES: String(CONNECTION_BUDGET),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:0` });
   ({ url, wsUrl } = await server.ready);
+  const debuggerUrl = /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(server.output())?.[1];
+  if (!debuggerUrl) throw new Error(`the server's inspector did not start:\n${server.output()}`);
+  inspector = new WebSocket(debuggerUrl);
+  await new Promise((resolve, reject) => inspector.once("open", resolve).once("error", reject));
   gql = gqlClient(url, SECRET);
 }, 60_000);
 
 afterAll(async () => {
+  inspector?.close();
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -146,8 +184,9 @@ describe("one token cannot exhaust the server (issue #12)", () => {
     // Everything appended has been handed on (to the readers, or past the ones cut off).
     await waitUntil(async () => (await metric("sessions_records_appended_total")) > 0, "appends counted");
     const grown = (await memory()) - before;
-    // Today: graphql-sse queues every record for every reader: about 10 × 24 MiB.
-    expect(grown).toBeLessThan(120 * MiB);
+    // Unbounded (before issue #12), graphql-sse queued every record for every reader: about 10 × 24 MiB.
+    // Bounded, each reader holds at most its two budgets and the record being handed over.
+    expect(grown).toBeLessThan(READERS * (SUBSCRIBER_BUDGET + CONNECTION_BUDGET + 2 * MiB));
     for (const r of readers) r.destroy();
     await healthy();
   }, 120_000);

@@ -145,6 +145,9 @@ export function answerLimits(options: AnswerLimitsOptions): Plugin {
         });
         return;
       }
+      // An operation reads at most `cost` records (each counts once at least): when even that many
+      // of the largest size fit, no budget is needed, and most operations (appends) skip it.
+      if (cost * options.recordBytesMax <= options.answerBytes) return;
       const budget = new AnswerBudget(options.answerBytes);
       const store = budgetedStore(ctx.services.store, budget, options.recordBytesMax, () =>
         options.refusals.record("answer_bytes", ctx.requestId, "answer too large"),

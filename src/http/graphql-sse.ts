@@ -34,6 +34,11 @@ export function eventStreams(options: EventStreamOptions): Plugin {
   });
   const refused = (errors: readonly unknown[]): ExecutionResult => ({ data: null, errors: errors as GraphQLError[] });
   let handler: ((request: Request) => Promise<Response>) | undefined;
+  /**
+   * The server context (node's req and res) of each request, for the operation it carries: the
+   * context factory finds the event stream's delivery budget through it (src/realtime/outbox.ts).
+   */
+  const serverContexts = new WeakMap<Request, object>();
 
   return {
     onYogaInit({ yoga }) {
@@ -42,7 +47,7 @@ export function eventStreams(options: EventStreamOptions): Plugin {
         {
           ...handlerOptions,
           async onSubscribe(req, params) {
-            const enveloped = server.getEnveloped({ request: req.raw, params });
+            const enveloped = server.getEnveloped({ ...serverContexts.get(req.raw), request: req.raw, params });
             let document: DocumentNode;
             try {
               document = enveloped.parse(params.query);
@@ -75,8 +80,9 @@ export function eventStreams(options: EventStreamOptions): Plugin {
         yoga.fetchAPI,
       );
     },
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (!handler || url.pathname !== endpoint) return;
+      serverContexts.set(request, serverContext);
       const response = await handler(request);
       endResponse(response.ok ? response : await shapeRefusal(response, fetchAPI.Response, shaping, audience(request)));
     },

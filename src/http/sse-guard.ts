@@ -12,7 +12,13 @@ export interface SseGuardOptions {
   /** The figures in force (services.limits). */
   limits: Pick<
     Limits,
-    "connectionsPerIp" | "connectionsPerToken" | "connectionsPerSecretKey" | "sseReservationTtlMs" | "sseReservationsPerToken" | "sseKeepAliveMs"
+    | "connectionsPerIp"
+    | "connectionsPerToken"
+    | "connectionsPerSecretKey"
+    | "sseReservationTtlMs"
+    | "sseReservationsPerToken"
+    | "sseKeepAliveMs"
+    | "connectionBufferBytes"
   >;
   refusals: Pick<Refusals, "record">;
   authenticator: Pick<Authenticator, "authenticate">;
@@ -91,7 +97,7 @@ export function guardEventStreams(options: SseGuardOptions) {
           congested: () => !reservation.res || reservation.res.writableNeedDrain,
           events,
           close: () => reservation.res?.destroy(),
-        }),
+        }, { budgetBytes: options.limits.connectionBufferBytes }),
       },
     };
     return reservation;
@@ -124,7 +130,7 @@ export function guardEventStreams(options: SseGuardOptions) {
           ip,
           outbox: new Outbox(
             { buffered: () => res.writableLength, congested: () => res.writableNeedDrain, events, close: () => res.destroy() },
-            { onStalled: () => options.refusals.record("stalled_connection", ip, "an event stream stopped reading") },
+            { budgetBytes: options.limits.connectionBufferBytes, onStalled: () => options.refusals.record("stalled_connection", ip, "an event stream stopped reading") },
           ),
         },
       };

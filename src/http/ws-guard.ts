@@ -11,7 +11,7 @@ import { encodedResultData } from "../realtime/record-encoding.js";
 
 export interface WsGuardOptions {
   /** The figures in force (services.limits). */
-  limits: Pick<Limits, "connectionsPerIp" | "connectionsPerToken" | "connectionsPerSecretKey">;
+  limits: Pick<Limits, "connectionsPerIp" | "connectionsPerToken" | "connectionsPerSecretKey" | "connectionBufferBytes">;
   refusals: Pick<Refusals, "record">;
   authenticator: Pick<Authenticator, "authenticate">;
   /** Connection counts per address and per credential, shared with the event streams. */
@@ -54,7 +54,7 @@ export function guardWebSockets(wss: WebSocketServer, options: WsGuardOptions) {
         // The reader is not reading: a close frame would wait behind what it has not read.
         close: () => socket.terminate(),
       },
-      { onStalled: () => options.refusals.record("stalled_connection", ip, "a WebSocket stopped reading") },
+      { budgetBytes: options.limits.connectionBufferBytes, onStalled: () => options.refusals.record("stalled_connection", ip, "a WebSocket stopped reading") },
     );
     const connection = { kind: "ws" as const, outbox, ip, released: [releaseIp] };
     connections.set(socket, connection);

@@ -77,8 +77,7 @@ export function rateLimit(services: Services, options: RateLimitOptions = {}): P
   const now = options.now ?? Date.now;
   let lastStoreError = 0;
 
-  async function refusal(kind: Kind, ctx: RateLimitContext): Promise<ExecutionResult | undefined> {
-    const checks = checksFor(services.limits, kind, ctx);
+  async function refusal(checks: Check[]): Promise<ExecutionResult | undefined> {
     for (const check of checks) {
       let take;
       try {
@@ -101,18 +100,21 @@ export function rateLimit(services: Services, options: RateLimitOptions = {}): P
     return undefined;
   }
 
+  /**
+   * Nothing to wait for when no bucket applies (a secret key, unless configured): the hook then
+   * returns at once, without a promise, on the hottest path there is.
+   */
+  const limit = (wanted: Kind, args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }, stop: (result: ExecutionResult) => void) => {
+    if (kindOf(args.document, args.operationName) !== wanted) return;
+    const checks = checksFor(services.limits, wanted, args.contextValue as RateLimitContext);
+    if (checks.length === 0) return;
+    return refusal(checks).then((refused) => {
+      if (refused) stop(refused);
+    });
+  };
+
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const kind = kindOf(args.document, args.operationName);
-      if (kind !== "mutations") return;
-      const refused = await refusal(kind, args.contextValue as RateLimitContext);
-      if (refused) setResultAndStopExecution(refused);
-    },
-    async onSubscribe({ args, setResultAndStopExecution }) {
-      const kind = kindOf(args.document, args.operationName);
-      if (kind !== "subscribes") return;
-      const refused = await refusal(kind, args.contextValue as RateLimitContext);
-      if (refused) setResultAndStopExecution(refused);
-    },
+    onExecute: ({ args, setResultAndStopExecution }) => limit("mutations", args, setResultAndStopExecution),
+    onSubscribe: ({ args, setResultAndStopExecution }) => limit("subscribes", args, setResultAndStopExecution),
   };
 }
