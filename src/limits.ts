@@ -129,6 +129,12 @@ export const limitTable = {
   waitpointTimeoutMs: { what: "waitpoint `timeout`", value: 7 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
   tokenLifetimeMs: { what: "public access token `expiresIn` (default 15m)", value: 30 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
   scopesPerToken: { what: "scopes per public access token", value: 100, unit: "scopes", error: "BAD_USER_INPUT" },
+  channelAccessTtlMs: {
+    what: "direct channel access (`initializeSessionChannel`'s stream token), when the caller's token and the session's expiry do not end it sooner",
+    value: 3_600_000,
+    unit: "ms",
+    error: "none",
+  },
   // Live delivery, connections and reads (src/realtime/outbox.ts, src/http/ws-guard.ts, src/http/sse-guard.ts, src/http/answer-budget.ts)
   subscriberBufferBytes: {
     what: "bytes of records waiting for one subscriber (further behind: disconnected)",

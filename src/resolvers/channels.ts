@@ -1,6 +1,7 @@
 import { can } from "../auth/scopes.js";
 import type { Context } from "../context.js";
 import { badInput } from "../errors.js";
+import { limits } from "../limits.js";
 import { sessionStatus } from "../sessions/status.js";
 import { environmentId, liveCaller, principal } from "./common.js";
 import type { ChannelKey, SessionIO } from "../realtime/stream-store.js";
@@ -31,9 +32,6 @@ export async function appendToSession(
   );
 }
 
-/** How long direct channel access lasts at most, when nothing shorter bounds it. */
-const CHANNEL_ACCESS_TTL_MS = 3_600_000;
-
 /**
  * Direct access is never more than the caller has through the API: write only with write scope
  * and while the session takes writes, and never past the caller's own token (nor, for writing,
@@ -41,13 +39,14 @@ const CHANNEL_ACCESS_TTL_MS = 3_600_000;
  */
 export async function initializeSessionChannel(ctx: Context, ref: string, io: SessionIO) {
   const session = await requireSession(ctx, ref);
-  const { grants, credential } = principal(ctx);
+  const caller = principal(ctx);
+  const { grants, credential } = caller;
   // Recorded, so that a close, a rename or a revocation revokes it at the store (ChannelAccessGrants).
   const ops = can(grants, "write", session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
-  const ends = [Date.now() + CHANNEL_ACCESS_TTL_MS];
+  const ends = [Date.now() + limits.channelAccessTtlMs];
   if (credential.kind === "token") ends.push(credential.expiresAt);
   if (ops === "write" && session.expiresAt) ends.push(session.expiresAt.getTime());
-  const access = await ctx.services.accessGrants.issue(principal(ctx), session.environmentId, { sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
+  const access = await ctx.services.accessGrants.issue(caller, session.environmentId, { sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
   return { io, ...access, basin: access.basin ?? null, endpoint: access.endpoint ?? null, accessToken: access.accessToken ?? null, expiresAt: access.expiresAt ?? null };
 }
 
