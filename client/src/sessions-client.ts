@@ -4,15 +4,21 @@ import { createClient as createSseClient, type Client as SseClient } from "graph
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
 import { SessionRecordsDocument, type SessionIo, type SessionRecordsSubscription } from "../generated/graphql.js";
 
+/** A credential, or a function asked for one at every (re)connect and again after UNAUTHENTICATED. */
 export type Token = string | (() => string | Promise<string>);
 
 export interface SessionsClientOptions {
   /** Base address of the service, e.g. http://127.0.0.1:4000. */
   url: string;
-  /** A secret key or public access token, or a function asked for a fresh one at every (re)connect. */
+  /**
+   * A secret key or public access token, or a function asked for a fresh one at every (re)connect.
+   * With a function, an UNAUTHENTICATED answer (an expired token) is retried with the token it
+   * gives next; with a string it is final.
+   */
   token: Token;
   /** "sse" (graphql-sse over fetch; the default) or "ws" (graphql-ws; give webSocketImpl outside browsers). */
   transport?: "sse" | "ws";
+  /** The WebSocket class for transport "ws" where there is no global one (Node 20: the `ws` package). Default: the global WebSocket. */
   webSocketImpl?: unknown;
 }
 
@@ -22,10 +28,16 @@ export class SessionsError extends Error {
     readonly code: string | undefined,
   ) {
     super(message);
+    this.name = "SessionsError";
   }
 }
 
 type SessionRecord = SessionRecordsSubscription["sessionRecords"];
+
+/** Errors no retry can mend: following gives up on them at once. */
+const FINAL_CODES = ["FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND", "BAD_USER_INPUT", "RECORDS_TRIMMED"];
+/** How many UNAUTHENTICATED answers in a row a function token may mend before the error is final. */
+const RENEWALS_IN_A_ROW = 3;
 
 /**
  * A small typed client over the documents generated from client/operations: queries and mutations
@@ -35,8 +47,15 @@ type SessionRecord = SessionRecordsSubscription["sessionRecords"];
 export class SessionsClient {
   private sse: SseClient | undefined;
   private ws: WsClient | undefined;
+  /** Sockets left to their running operations after their credential expired; disposed by close(). */
+  private retired = new Set<WsClient>();
 
   constructor(private options: SessionsClientOptions) {}
+
+  /** Whether an UNAUTHENTICATED answer may be retried: only a function can give another token. */
+  get renewsToken() {
+    return typeof this.options.token === "function";
+  }
 
   private async bearer() {
     const t = this.options.token;
@@ -44,6 +63,17 @@ export class SessionsClient {
   }
 
   async request<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce(document, variables);
+      } catch (error) {
+        // An expired token: the function is asked again (bearer) and the request retried.
+        if (!(error instanceof SessionsError && error.code === "UNAUTHENTICATED" && this.renewsToken && attempt < RENEWALS_IN_A_ROW - 1)) throw error;
+      }
+    }
+  }
+
+  private async requestOnce<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
     const res = await fetch(`${this.options.url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: await this.bearer() },
@@ -58,9 +88,10 @@ export class SessionsClient {
   /** Every result of a subscription; ends when the server completes it or `signal` aborts, throws on errors. */
   async *subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V, signal?: AbortSignal): AsyncGenerator<R> {
     const payload = { query: print(document), variables };
+    let ws: WsClient | undefined;
     const results =
       this.options.transport === "ws"
-        ? (this.ws ??= createWsClient({
+        ? (ws = this.ws ??= createWsClient({
             url: `${this.options.url.replace(/^http/, "ws")}/graphql`,
             webSocketImpl: this.options.webSocketImpl,
             connectionParams: async () => ({ authorization: await this.bearer() }),
@@ -78,7 +109,17 @@ export class SessionsClient {
     try {
       for await (const result of results) {
         const error = result.errors?.[0];
-        if (error) throw new SessionsError(error.message, (error as { extensions?: { code?: string } }).extensions?.code);
+        if (error) {
+          const code = (error as { extensions?: { code?: string } }).extensions?.code;
+          // A graphql-ws socket is authenticated once, when it connects: after its token expired,
+          // operations need a new socket (asking the token again). The old one serves what still
+          // runs on it and closes with its last operation (graphql-ws is lazy).
+          if (code === "UNAUTHENTICATED" && ws && this.ws === ws && this.renewsToken) {
+            this.retired.add(ws);
+            this.ws = undefined;
+          }
+          throw new SessionsError(error.message, code);
+        }
         if (result.data) yield result.data as R;
       }
     } finally {
@@ -89,31 +130,52 @@ export class SessionsClient {
   /**
    * Follows a channel from fromSeqNum, reconnecting after failures (with back-off) from the record
    * after the last one delivered; ends when the session is closed and everything was delivered,
-   * or when `signal` aborts.
+   * or when `signal` aborts. With a token function, an expired token is replaced (the function is
+   * asked again) and following goes on; UNAUTHENTICATED is final only when that does not help.
    */
   async *follow(id: string, io: SessionIo, opts: { fromSeqNum?: number; signal?: AbortSignal; onReconnect?: (error: unknown) => void } = {}): AsyncGenerator<SessionRecord> {
     let next = opts.fromSeqNum;
     let failures = 0;
+    let renewals = 0;
     while (!opts.signal?.aborted) {
       try {
         for await (const { sessionRecords } of this.subscribe(SessionRecordsDocument, { id, io, fromSeqNum: next }, opts.signal)) {
           if (next !== undefined && sessionRecords.seqNum < next) continue;
           next = sessionRecords.seqNum + 1;
           failures = 0;
+          renewals = 0;
           yield sessionRecords;
           if (opts.signal?.aborted) return;
         }
         return;
       } catch (error) {
-        if (error instanceof SessionsError && ["FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND", "BAD_USER_INPUT"].includes(error.code ?? "")) throw error;
+        const code = error instanceof SessionsError ? (error.code ?? "") : "";
+        const renew = code === "UNAUTHENTICATED" && this.renewsToken && renewals++ < RENEWALS_IN_A_ROW;
+        if (FINAL_CODES.includes(code) && !renew) throw error;
+        if (opts.signal?.aborted) return;
         opts.onReconnect?.(error);
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 200 * 2 ** failures++)));
+        // A renewal retries at once the first time (the token function decides what is fresh).
+        if (!(renew && renewals === 1)) await sleep(Math.min(5_000, 200 * 2 ** failures++), opts.signal);
       }
     }
   }
 
   async close() {
     this.sse?.dispose();
-    await this.ws?.dispose();
+    await Promise.all([this.ws, ...this.retired].map((ws) => ws?.dispose()));
+    this.retired.clear();
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
