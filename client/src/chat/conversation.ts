@@ -1,7 +1,7 @@
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
 import type { SessionsClient } from "../sessions-client.js";
 import { readChannel, type StoredRecord } from "./channels.js";
-import { isChatChunksRecord, isChatMessageRecord, isChatTurnEndRecord, isChatTurnStartRecord, type ChatTurnEndReason } from "./records.js";
+import { isChatChunksRecord, isChatMessageRecord, isChatStopRecord, isChatTurnEndRecord, isChatTurnStartRecord, type ChatTurnEndReason } from "./records.js";
 
 interface Reply<M extends UIMessage> {
   turn: number;
@@ -21,6 +21,7 @@ interface Reply<M extends UIMessage> {
 export class ChatConversation<M extends UIMessage = UIMessage> {
   private users = new Map<number, M>();
   private replies = new Map<number, Reply<M>>();
+  private stops = new Set<number>();
 
   /** `from`: where to start reading each channel (its headSeqNum: anything older was trimmed). */
   constructor(
@@ -45,6 +46,7 @@ export class ChatConversation<M extends UIMessage = UIMessage> {
 
   private foldIn({ seqNum, data }: StoredRecord) {
     if (isChatMessageRecord(data)) this.users.set(seqNum, data.message as M);
+    else if (isChatStopRecord(data)) this.stops.add(data.inSeqNum);
   }
 
   private foldOut({ seqNum, data }: StoredRecord) {
@@ -69,6 +71,11 @@ export class ChatConversation<M extends UIMessage = UIMessage> {
   /** The `in` seqNums of the user messages, in order. */
   get userSeqNums(): number[] {
     return [...this.users.keys()];
+  }
+
+  /** Whether a stop record for the reply to in#inSeqNum was read. */
+  stopped(inSeqNum: number): boolean {
+    return this.stops.has(inSeqNum);
   }
 
   user(inSeqNum: number): M | undefined {

@@ -193,6 +193,8 @@ class Turns<M extends UIMessage> {
     this.o.onEvent?.({ type: "turn-start", inSeqNum, turn, message });
 
     const stop = new AbortController();
+    // Stopped before it began (the page gave up waiting): read with the conversation just now.
+    if (this.conversation.stopped(inSeqNum)) stop.abort();
     const interrupt = () => stop.abort();
     this.closing.addEventListener("abort", interrupt, { once: true });
     const watching = new AbortController();
@@ -218,6 +220,7 @@ class Turns<M extends UIMessage> {
       const valid = await safeValidateUIMessages<M>({ messages: [message] });
       if (!valid.success) throw new Error(`in#${inSeqNum} is not a valid UI message: ${valid.error.message}`);
       const messages = await this.conversation.messages({ through: inSeqNum });
+      if (stop.signal.aborted) throw stop.signal.reason;
       const source = await this.o.respond({ messages, message, abortSignal: stop.signal, chatId: this.o.chatId, replyId });
       for await (const chunk of untilAborted(source, stop.signal)) emit(chunk);
       if (stop.signal.aborted) reason = stopped();
