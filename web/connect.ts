@@ -5,11 +5,17 @@ import { SessionsClient } from "../client/src/sessions-client.js";
  * the one saved earlier in this browser; without one the page asks for it.
  */
 export function connect(): SessionsClient | undefined {
+  const token = pageToken();
+  return token && new SessionsClient({ url: location.origin, token });
+}
+
+/** The page's token as a function (read again at every connect: another tab may have replaced it), or undefined. */
+export function pageToken(): (() => string) | undefined {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
   if (fromHash) localStorage.setItem("sessions.token", fromHash);
   const token = fromHash ?? localStorage.getItem("sessions.token");
   if (!token) return undefined;
-  return new SessionsClient({ url: location.origin, token: () => localStorage.getItem("sessions.token") ?? token });
+  return () => localStorage.getItem("sessions.token") ?? token;
 }
 
 export function askForToken(root: HTMLElement) {

@@ -1,5 +1,6 @@
 import { CloseSessionDocument, GetSessionDocument, ListSessionsDocument, type SessionFilter, type SessionIo, type SessionStatus } from "../client/generated/graphql.js";
 import type { SessionsClient } from "../client/src/sessions-client.js";
+import { channelView } from "./channel-view.js";
 import { askForToken, connect, el } from "./connect.js";
 import { mountStyles } from "./style.js";
 
@@ -93,8 +94,9 @@ function start(client: SessionsClient) {
   }
 
   async function tail(id: string, io: SessionIo, into: HTMLElement, signal: AbortSignal) {
+    const show = channelView(into);
     for await (const record of client.follow(id, io, { fromSeqNum: 0, signal })) {
-      into.append(el("div", { dataset: { testid: "record", seq: String(record.seqNum) }, textContent: `#${record.seqNum} ${JSON.stringify(record.data)}` }));
+      show(record);
       into.scrollTop = into.scrollHeight;
     }
     into.append(el("div", { className: "muted", textContent: "— session closed —" }));

@@ -28,6 +28,11 @@ tr.row { cursor: pointer; } tr.row:hover { background: #f0f3ff; }
 form.composer { display: flex; gap: 8px; max-width: 720px; margin: 16px auto; }
 form.composer input { flex: 1; }
 .muted { color: #6b7489; font-size: 13px; }
+.bubble.pending { color: #8a94b0; }
+.notice { box-sizing: border-box; max-width: 720px; margin: 16px auto; padding: 10px 14px; border-radius: 8px; background: #eef0f6; color: #3b4254; }
+.notice.error { background: #fdecea; color: #8a1c12; }
+.channel .turn .reason { color: #6b7489; }
+.channel .user { color: #3451d1; }
 `;
 
 export function mountStyles() {

@@ -29,7 +29,7 @@ const usage = {
 /**
  * A scripted agent for serveChat, through the real AI SDK path: `respond` runs streamText on a
  * mock model (ai/test) and returns toUIMessageStream(), as an agent on a real model would. Each
- * reply is "You said: <text>" followed by `extraWords` words, one delta per word. hold(n) makes
+ * reply is "You said: <text>" followed by `extra` (filler words or a text), one delta per word. hold(n) makes
  * the next reply stop after n words until released, so a test acts mid-reply on an event, not a
  * guess about timing.
  */
@@ -37,7 +37,8 @@ export class ScriptedAgent {
   calls: RespondCall[] = [];
   private holds: { afterWords: number; gate: Promise<void>; reached: () => void }[] = [];
 
-  constructor(private extraWords = 0) {}
+  /** `extra`: how many filler words follow "You said: …", or a text that follows it. */
+  constructor(private extra: number | string = 0) {}
 
   /** The next reply sends `afterWords` words, then waits for release(). */
   hold(afterWords: number): Hold {
@@ -51,7 +52,8 @@ export class ScriptedAgent {
 
   /** The words of the reply to `text`. */
   words(text: string): string[] {
-    return ["You", " said:", ...` ${text}`.split(/(?= )/), ...Array.from({ length: this.extraWords }, (_, i) => ` w${i}`)];
+    const extra = typeof this.extra === "string" ? ` ${this.extra}`.split(/(?= )/) : Array.from({ length: this.extra }, (_, i) => ` w${i}`);
+    return ["You", " said:", ...` ${text}`.split(/(?= )/), ...extra];
   }
 
   reply(text: string) {
