@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./sessions/duration.js";
+import { parseDuration } from "./duration.js";
 
 /**
  * The one table of limits. Every check reads its figure from here (fixed ones straight from
@@ -135,7 +135,7 @@ export const limitTable = {
     unit: "ms",
     error: "none",
   },
-  // Live delivery, connections and reads (src/realtime/outbox.ts, src/http/ws-guard.ts, src/http/sse-guard.ts, src/http/answer-budget.ts)
+  // Live delivery, connections and reads (src/live/outbox.ts, src/http/ws-guard.ts, src/http/sse-guard.ts, src/graphql/plugins/answer-budget.ts)
   subscriberBufferBytes: {
     what: "bytes of records waiting for one subscriber (further behind: disconnected)",
     env: "LIMIT_SUBSCRIBER_BUFFER_BYTES",
@@ -226,7 +226,7 @@ export const limitTable = {
     error: "RATE_LIMITED",
     schema: capSchema,
   },
-  // Storage (src/realtime/storage-caps.ts). PAYLOAD_TOO_LARGE, not RATE_LIMITED: waiting does not
+  // Storage (src/channels/storage-caps.ts). PAYLOAD_TOO_LARGE, not RATE_LIMITED: waiting does not
   // make room (only trimming or deleting records will), so a client must not be told to retry.
   storagePerSession: {
     what: "records stored per session, as JSON, both channels together (exact per channel; appends racing on both at once can reach twice this); not `RATE_LIMITED`: waiting frees nothing",
@@ -335,7 +335,7 @@ export function limitsMarkdown(): string {
   return ["| limit | default | variable | error |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }
 
-/** The append path's figures (src/realtime/channel-writer.ts). */
+/** The append path's figures (src/channels/channel-writer.ts). */
 export const appendLimits = {
   recordsPerAppend: limits.recordsPerAppend,
   recordBytes: limits.recordBytes,

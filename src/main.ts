@@ -1,5 +1,5 @@
 import pino from "pino";
-import { ensureDefaultEnvironment } from "./auth/environments.js";
+import { ensureDefaultEnvironment } from "./auth/index.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createApp } from "./server.js";
 import { createServices } from "./services.js";

@@ -7,27 +7,27 @@ import { GraphQLError } from "graphql";
 import { createYoga } from "graphql-yoga";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
-import { createContext, type Context } from "./context.js";
-import { errorShaping, streamErrorsAsResults, subscriptionErrorsWithData } from "./errors-plugin.js";
-import { answerLimits } from "./http/answer-budget.js";
-import { refuseBody } from "./http/body-limit.js";
-import { corsOptions } from "./http/cors.js";
-import { eventStreams } from "./http/graphql-sse.js";
-import { healthz } from "./http/healthz.js";
-import { metricsPlugin } from "./http/metrics-plugin.js";
-import { currentRequestId, requestIdOf, streamWithRequestId, withRequestId } from "./http/request-context.js";
-import { guardEventStreams } from "./http/sse-guard.js";
-import { webPages } from "./http/web.js";
-import { guardWebSockets } from "./http/ws-guard.js";
+import { createContext, type Context } from "./graphql/index.js";
+import { errorShaping, streamErrorsAsResults, subscriptionErrorsWithData } from "./errors/index.js";
+import { answerLimits } from "./graphql/index.js";
+import { refuseBody } from "./graphql/index.js";
+import { corsOptions } from "./http/index.js";
+import { eventStreams } from "./http/index.js";
+import { healthz } from "./http/index.js";
+import { metricsPlugin } from "./graphql/index.js";
+import { currentRequestId, requestIdOf, streamWithRequestId, withRequestId } from "./http/index.js";
+import { guardEventStreams } from "./http/index.js";
+import { webPages } from "./http/index.js";
+import { guardWebSockets } from "./http/index.js";
 import { limits } from "./limits.js";
-import { inputGuard } from "./input-guard-plugin.js";
-import { introspectionNeedsAuth } from "./introspection-plugin.js";
-import { rateLimit } from "./rate-limit/plugin.js";
-import { CountedCaps } from "./realtime/counted-caps.js";
-import { deliveryLimits } from "./realtime/delivery-limits.js";
-import { bindConnection } from "./realtime/outbox.js";
-import { sharedSubscriptionResults } from "./realtime/shared-results.js";
-import { schema } from "./schema/index.js";
+import { inputGuard } from "./graphql/index.js";
+import { introspectionNeedsAuth } from "./graphql/index.js";
+import { rateLimit } from "./graphql/index.js";
+import { CountedCaps } from "./live/index.js";
+import { deliveryLimits } from "./graphql/index.js";
+import { bindConnection } from "./live/index.js";
+import { sharedSubscriptionResults } from "./graphql/index.js";
+import { schema } from "./graphql/index.js";
 import type { Services } from "./services.js";
 
 export const GRAPHQL_PATH = "/graphql";
@@ -178,7 +178,7 @@ export function createApp(services: Services) {
           rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe },
         }));
       },
-      // Errors leave in the contract's shape (errors-plugin.ts); results without errors untouched.
+      // Errors leave in the contract's shape (src/errors/shaping.ts); results without errors untouched.
       onNext: (_ctx, _id, _payload, args, result) =>
         masking.formatResult(result, { requestId: operationId(args), authenticated: () => (args.contextValue as Context).auth.principal !== null }),
       onError: (ctx, id, _payload, errors) =>

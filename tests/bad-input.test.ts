@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { errorCodes } from "../src/errors.js";
+import { errorCodes } from "../src/errors/api-error.js";
 import { limits } from "../src/limits.js";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 

@@ -2,8 +2,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
 import type { Prepared } from "../src/db/database.js";
-import { encodeRecords } from "../src/realtime/channel-writer.js";
-import { LocalStreamStore } from "../src/realtime/local-stream-store.js";
+import { encodeRecords } from "../src/channels/channel-writer.js";
+import { LocalStreamStore } from "../src/channels/local-stream-store.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 

@@ -140,5 +140,20 @@ describe("the /chat page (React + useChat)", () => {
     await p.screenshot({ path: `${shots}chat.png`, fullPage: true });
     await q.close();
     await p.close();
+
+    // The dashboard reads the chat's channels as a conversation, a line per turn.
+    const d = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    d.on("console", (m) => console.log("dashboard console:", m.text()));
+    d.on("requestfailed", (r) => console.log("dashboard failed:", r.url(), r.failure()?.errorText));
+    d.on("response", (r) => console.log("dashboard response:", r.url(), r.status(), JSON.stringify(r.headers())));
+    await d.goto(`${server.url}/#token=${key}`, { waitUntil: "commit" });
+    await d.getByTestId("session-row").filter({ hasText: chatId }).click();
+    const out = d.getByTestId("channel-OUT");
+    await out.getByText(`reply to in#0: ${full("hello there")} (finished`).waitFor({ timeout: 20_000 });
+    await out.getByText(/reply to in#1: You said: tell.* \(stopped/).waitFor();
+    await d.getByTestId("channel-IN").getByText("user: tell me a story").waitFor();
+    await d.getByTestId("channel-IN").getByText("stop the reply to in#1").waitFor();
+    await d.screenshot({ path: `${shots}chat-dashboard.png`, fullPage: true });
+    await d.close();
   }, 180_000);
 });

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { printSchemaFile } from "../src/schema/print.js";
+import { printSchemaFile } from "../src/graphql/schema/print.js";
 
 const root = new URL("../", import.meta.url);
 const checker = new URL("../shared/contract/check-contract.mjs", root);

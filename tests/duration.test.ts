@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration } from "../src/sessions/duration.js";
+import { parseDuration } from "../src/duration.js";
 
 describe("durations", () => {
   it("parses durations", () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ChannelFanout, type FanoutOptions } from "../src/realtime/channel-fanout.js";
-import { LocalSignals } from "../src/realtime/signals.js";
-import { encodeRecords } from "../src/realtime/channel-writer.js";
-import { MemoryStreamStore } from "../src/realtime/memory-stream-store.js";
-import type { ChannelKey, StoredRecord } from "../src/realtime/stream-store.js";
+import { ChannelFanout, type FanoutOptions } from "../src/live/channel-fanout.js";
+import { LocalSignals } from "../src/live/signals.js";
+import { encodeRecords } from "../src/channels/channel-writer.js";
+import { MemoryStreamStore } from "../src/channels/memory-stream-store.js";
+import type { ChannelKey, StoredRecord } from "../src/channels/stream-store.js";
 
 /**
  * The reference memory store, counting its reads: unit tests of the fan-out logic only;

@@ -3,7 +3,7 @@ import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppendToSessionDocument, CreateSessionDocument, ListSessionsDocument, SessionRecordsDocument } from "../client/generated/graphql.js";
 import { SessionsClient, SessionsError } from "../client/src/sessions-client.js";
-import { errorCodes } from "../src/errors.js";
+import { errorCodes } from "../src/errors/api-error.js";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);

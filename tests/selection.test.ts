@@ -1,6 +1,6 @@
 import { buildSchema, executeSync, parse, type GraphQLResolveInfo } from "graphql";
 import { describe, expect, it } from "vitest";
-import { selects } from "../src/resolvers/selection.js";
+import { selects } from "../src/graphql/resolvers/selection.js";
 
 describe("selections", () => {
   const schema = buildSchema(`type Query { list: Conn } type Conn { total: Int items: [Int] }`);

@@ -1,6 +1,6 @@
 import { createSchema, createYoga } from "graphql-yoga";
 import { describe, expect, it, vi } from "vitest";
-import { sharedResults, sharedSubscriptionResults } from "../src/realtime/shared-results.js";
+import { sharedResults, sharedSubscriptionResults } from "../src/graphql/plugins/shared-results.js";
 
 /** A source that hands the same event objects to every subscriber, as a channel's follower does. */
 function broadcast() {

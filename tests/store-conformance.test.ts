@@ -1,6 +1,6 @@
 import { describe } from "vitest";
-import { ChannelWriter } from "../src/realtime/channel-writer.js";
-import { MemoryStreamStore } from "../src/realtime/memory-stream-store.js";
+import { ChannelWriter } from "../src/channels/channel-writer.js";
+import { MemoryStreamStore } from "../src/channels/memory-stream-store.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { storeConformance, type ConformanceTarget, type StoreTraits } from "./helpers/store-conformance.js";
 import { startServer } from "./helpers/test-server.js";

@@ -2,7 +2,7 @@ import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
-import { ApiError, errorCodes } from "../src/errors.js";
+import { ApiError, errorCodes } from "../src/errors/api-error.js";
 import { transports, type Transport } from "./helpers/clients.js";
 import { createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 

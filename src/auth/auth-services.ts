@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import type { Database } from "../db/database.js";
-import type { Signals } from "../realtime/signals.js";
+import type { Database } from "../db/index.js";
+import type { Signals } from "../live/index.js";
 import { CredentialListener } from "./credential-signals.js";
 import { loadMasterKey } from "./master-key.js";
 import { Authenticator } from "./principal.js";

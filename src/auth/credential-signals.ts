@@ -3,8 +3,8 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { z } from "zod";
 import type { Config } from "../config.js";
-import type { Database } from "../db/database.js";
-import { RedisSignals } from "../realtime/signals.js";
+import type { Database } from "../db/index.js";
+import { RedisSignals } from "../live/index.js";
 
 /**
  * Revocations and key changes made outside a server process (the CLI) reach running servers:

@@ -1,6 +1,6 @@
-import { ApiError, forbidden, notFound, unauthenticated } from "../errors.js";
-import type { Signal, Signals } from "../realtime/signals.js";
-import type { Session } from "../sessions/session-store.js";
+import { ApiError, forbidden, notFound, unauthenticated } from "../errors/index.js";
+import type { Signal, Signals } from "../live/index.js";
+import type { Session } from "../sessions/index.js";
 import type { Authentication, Credential, Principal } from "./principal.js";
 import { can, canAll } from "./scopes.js";
 

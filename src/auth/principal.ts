@@ -1,5 +1,5 @@
 import type { PrismaClient } from "../generated/prisma/client.js";
-import type { Signal, Signals } from "../realtime/signals.js";
+import type { Signal, Signals } from "../live/index.js";
 import { AccessTokenError, unverifiedHeader, verifyAccessToken } from "./access-tokens.js";
 import { CredentialCache } from "./credential-cache.js";
 import { grantsFromScopes, secretKeyGrants, type Grants } from "./scopes.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { nameProblem } from "../sessions/names.js";
+import { nameProblem } from "../sessions/index.js";
 
 export type Action = "read" | "write" | "admin";
 

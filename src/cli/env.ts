@@ -3,17 +3,17 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { audit } from "../auth/audit.js";
-import { announceCredentialChange } from "../auth/credential-signals.js";
-import { createEnvironment, DEFAULT_ENVIRONMENT, findEnvironmentBySlug, listEnvironments } from "../auth/environments.js";
-import { loadMasterKey } from "../auth/master-key.js";
-import { rotateSecretKey } from "../auth/secret-keys.js";
-import { SigningKeys } from "../auth/signing-keys.js";
+import { audit } from "../auth/index.js";
+import { announceCredentialChange } from "../auth/index.js";
+import { createEnvironment, DEFAULT_ENVIRONMENT, findEnvironmentBySlug, listEnvironments } from "../auth/index.js";
+import { loadMasterKey } from "../auth/index.js";
+import { rotateSecretKey } from "../auth/index.js";
+import { SigningKeys } from "../auth/index.js";
 import { loadConfig, type Config } from "../config.js";
-import type { Database } from "../db/database.js";
-import { openDatabase } from "../db/open.js";
+import type { Database } from "../db/index.js";
+import { openDatabase } from "../db/index.js";
 import { limits } from "../limits.js";
-import { durationSchema } from "../sessions/validation.js";
+import { durationSchema } from "../sessions/index.js";
 
 export const envUsage = [
   "sessions env create <slug>",

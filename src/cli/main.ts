@@ -1,6 +1,6 @@
 // `npm run sessions -- env create|list|rotate-key|rotate-signing-key …`: environments and their keys
 // (OPERATING.md, src/cli/env.ts); `npm run sessions -- tail <session>`: follow a channel from a terminal.
-import { EnvironmentExistsError, UnknownEnvironmentError } from "../auth/environments.js";
+import { EnvironmentExistsError, UnknownEnvironmentError } from "../auth/index.js";
 import { ConfigError } from "../config.js";
 import { env, envUsage, UsageError } from "./env.js";
 import { tail } from "./tail.js";

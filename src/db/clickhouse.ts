@@ -50,3 +50,6 @@ export async function migrateClickHouse(url: string): Promise<string[]> {
     await client.close();
   }
 }
+
+/** ClickHouse's DateTime64(3) text form, in UTC: how the sessions table and its queries write times. */
+export const toClickHouseTime = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "");

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { Sql } from "../db/database.js";
-import type { LeaderLock } from "../replication/leader-lock.js";
+import type { Sql } from "../db/index.js";
+import type { LeaderLock } from "../replication/index.js";
 
 /** One kind of clean-up: deletes up to `limit` rows that are due at `now`, returns how many it deleted. */
 export interface SweepTask {

@@ -1,9 +1,13 @@
+/**
+ * Housekeeping: periodic sweeps on one node at a time. Other domains import this folder only
+ * through this file (.dependency-cruiser.cjs).
+ */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import type { Database } from "../db/database.js";
+import type { Database } from "../db/index.js";
 import type { Limits } from "../limits.js";
-import { PostgresLeaderLock, RedisLeaderLock } from "../replication/leader-lock.js";
+import { PostgresLeaderLock, RedisLeaderLock } from "../replication/index.js";
 import { Housekeeping } from "./housekeeping.js";
 import { environmentStorage, expiredAccessGrants, expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
 

@@ -1,4 +1,4 @@
-import type { Sql } from "../db/database.js";
+import type { Sql } from "../db/index.js";
 import type { SweepTask } from "./housekeeping.js";
 
 const deleted = async (sql: Sql, statement: string, params: unknown[]) =>
@@ -41,7 +41,7 @@ export const expiredAccessGrants = (): SweepTask => ({
 /**
  * Measures each environment's stored record bytes (the sum of its channels' `stored_bytes`) into
  * `environment_usage`, the figure appends check the per-environment storage cap against
- * (src/realtime/storage-caps.ts). Written here, one node at a time, rather than by every append,
+ * (src/channels/storage-caps.ts). Written here, one node at a time, rather than by every append,
  * so no row serializes an environment's appends; the price is a soft cap that lags by a sweep.
  * A batch is `limit` environments in id order, each summed over its sessions' channels (index
  * scans); the cursor carries the next batch on, and a pass that reaches the end starts over, so

@@ -1,8 +1,8 @@
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult } from "graphql";
 import { createHandler, type HandlerOptions } from "graphql-sse/lib/use/fetch";
 import { isAsyncIterable, type Plugin, type YogaServerInstance } from "graphql-yoga";
-import type { Audience, ErrorShaping } from "../errors-plugin.js";
-import { badInput } from "../errors.js";
+import type { Audience, ErrorShaping } from "../errors/index.js";
+import { badInput } from "../errors/index.js";
 import { currentRequestId } from "./request-context.js";
 
 type SseHandlerOptions = Omit<HandlerOptions, "onSubscribe" | "schema" | "execute" | "subscribe" | "validate" | "context">;
@@ -10,7 +10,7 @@ type SseHandlerOptions = Omit<HandlerOptions, "onSubscribe" | "schema" | "execut
 export interface EventStreamOptions extends SseHandlerOptions {
   /** Where the graphql-sse protocol is served. Default: "/graphql/stream". */
   endpoint?: string;
-  /** Shapes every error sent (see errors-plugin.ts). Required. */
+  /** Shapes every error sent (see src/errors/shaping.ts). Required. */
   shaping: ErrorShaping;
   /** Whether an Authorization value authenticates (only asked when an error has a suggestion). Required. */
   authenticated: (authorization: string | undefined) => Promise<boolean>;
@@ -36,7 +36,7 @@ export function eventStreams(options: EventStreamOptions): Plugin {
   let handler: ((request: Request) => Promise<Response>) | undefined;
   /**
    * The server context (node's req and res) of each request, for the operation it carries: the
-   * context factory finds the event stream's delivery budget through it (src/realtime/outbox.ts).
+   * context factory finds the event stream's delivery budget through it (src/live/outbox.ts).
    */
   const serverContexts = new WeakMap<Request, object>();
 

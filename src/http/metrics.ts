@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { ReplicationMetrics } from "../replication/replication-metrics.js";
+import type { ReplicationMetrics } from "../replication/index.js";
 
 /** The service's Prometheus metrics, one registry per process (served on GET /metrics). */
 export function createMetrics(replication: () => ReplicationMetrics | undefined) {

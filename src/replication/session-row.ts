@@ -1,3 +1,4 @@
+import { toClickHouseTime } from "../db/index.js";
 /** A row of ClickHouse's sessions_v1, as JSONEachRow. */
 export interface ClickHouseSessionRow {
   environment_id: string;
@@ -15,8 +16,6 @@ export interface ClickHouseSessionRow {
   _is_deleted: 0 | 1;
 }
 
-/** ClickHouse's DateTime64(3) text form, in UTC. */
-export const toClickHouseTime = (d: Date) => d.toISOString().replace("T", " ").replace("Z", "");
 
 function time(value: unknown): string | null {
   if (value === null || value === undefined) return null;

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { toClickHouseTime } from "../replication/session-row.js";
+import { toClickHouseTime } from "../db/index.js";
 import type { ListPage, ListQuery } from "./list-query.js";
 import { listWhere } from "./list-where.js";
 import type { Session, SessionStore } from "./session-store.js";

@@ -1,4 +1,4 @@
-import { badInput } from "../errors.js";
+import { badInput } from "../errors/index.js";
 import { textProblem } from "../text.js";
 import { inDateRange } from "./date-range.js";
 

@@ -1,4 +1,4 @@
-import { randomToken } from "../auth/secret-keys.js";
+import { randomToken } from "../auth/index.js";
 
 export const SESSION_ID_PREFIX = "session_";
 export const WAITPOINT_ID_PREFIX = "waitpoint_";

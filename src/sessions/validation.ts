@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../duration.js";
 import { SESSION_ID_PREFIX } from "./ids.js";
-import { limits } from "./limits.js";
+import { limits } from "../limits.js";
 import { jsonProblem } from "../text.js";
 import { nameProblem } from "./names.js";
 

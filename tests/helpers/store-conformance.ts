@@ -1,7 +1,7 @@
 /**
  * The stream store conformance suite: one set of cases every `StreamStore` must pass, run against
  * each store by tests/store-conformance.test.ts (after the Durable Streams server's conformance
- * package: one suite, every store). The memory store (src/realtime/memory-stream-store.ts) is the
+ * package: one suite, every store). The memory store (src/channels/memory-stream-store.ts) is the
  * reference behaviour.
  *
  * Covered: appends (dense seqNums, the reported tail, timestamps), matchSeqNum, reads (any
@@ -16,9 +16,9 @@
  * behaviour explicitly: no case is skipped for a store.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ApiError } from "../../src/errors.js";
-import { encodeRecords, type ChannelWriter } from "../../src/realtime/channel-writer.js";
-import type { AppendAck, ChannelKey, SessionIO, SessionRef, StoredRecord, StreamStore } from "../../src/realtime/stream-store.js";
+import { ApiError } from "../../src/errors/api-error.js";
+import { encodeRecords, type ChannelWriter } from "../../src/channels/channel-writer.js";
+import type { AppendAck, ChannelKey, SessionIO, SessionRef, StoredRecord, StreamStore } from "../../src/channels/stream-store.js";
 import type { Gql, TestServer } from "./test-server.js";
 
 /** How a store may differ from the reference (memory) store, and does. */

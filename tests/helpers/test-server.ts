@@ -3,7 +3,7 @@ import { vi } from "vitest";
 import { createEnvironment } from "../../src/auth/environments.js";
 import { loadConfig } from "../../src/config.js";
 import { createApp } from "../../src/server.js";
-import type { ChannelKey } from "../../src/realtime/stream-store.js";
+import type { ChannelKey } from "../../src/channels/stream-store.js";
 import { createServices, type Services } from "../../src/services.js";
 import { backendEnv, type BackendName } from "./backends.js";
 

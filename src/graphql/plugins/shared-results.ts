@@ -1,0 +1,57 @@
+import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
+import { mapAsyncIterator, type Plugin } from "graphql-yoga";
+import { encodeResultData } from "../../live/index.js";
+import type { StoredRecord } from "../../channels/index.js";
+
+const isRecord = (payload: object): payload is StoredRecord => "seqNum" in payload && "data" in payload;
+
+function encoded(result: ExecutionResult, record: StoredRecord | undefined) {
+  if (result.data && !result.errors) encodeResultData(result.data, record);
+  return result;
+}
+
+/** Marks a subscription root field whose event results are the same for every viewer. */
+export const sharedResults = { sharedResults: true } as const;
+
+/**
+ * A channel's subscribers all receive the same record object from its follower (ChannelFanout).
+ * For root fields marked with `sharedResults`, the per-event execution then runs once per record,
+ * document and variables, and each further subscriber asking the same gets that result: with a
+ * thousand subscribers, one execution instead of a thousand. Auth is checked when each one
+ * subscribes; a marked field must not resolve anything that depends on who is asking.
+ * Each shared result's `data` is also encoded once (encodeResultData, splicing in the record's own
+ * JSON): the byte budgets count it, and WebSockets send it, without encoding it per subscriber.
+ */
+export function sharedSubscriptionResults(onDelivered: () => void): Plugin {
+  const results = new WeakMap<object, WeakMap<DocumentNode, Map<string, ExecutionResult | Promise<ExecutionResult>>>>();
+  const executeShared = (args: ExecutionArgs, key: string, payload: unknown) => {
+    onDelivered();
+    if (typeof payload !== "object" || payload === null) return execute({ ...args, rootValue: payload });
+    let byDocument = results.get(payload);
+    if (!byDocument) results.set(payload, (byDocument = new WeakMap()));
+    let byKey = byDocument.get(args.document);
+    if (!byKey) byDocument.set(args.document, (byKey = new Map()));
+    let result = byKey.get(key);
+    if (!result) {
+      const executed = execute({ ...args, rootValue: payload });
+      const record = isRecord(payload) ? payload : undefined;
+      result = "then" in executed ? executed.then((r) => encoded(r, record)) : encoded(executed, record);
+      byKey.set(key, result);
+    }
+    return result;
+  };
+  return {
+    onSubscribe({ args, setSubscribeFn }) {
+      const operation = getOperationAST(args.document, args.operationName);
+      const root = operation?.selectionSet.selections[0];
+      if (operation?.selectionSet.selections.length !== 1 || root?.kind !== "Field") return;
+      if (!args.schema.getSubscriptionType()?.getFields()[root.name.value]?.extensions.sharedResults) return;
+      setSubscribeFn(async (args) => {
+        const source = await createSourceEventStream(args);
+        if (!(Symbol.asyncIterator in source)) return source;
+        const key = `${args.operationName ?? ""}\n${JSON.stringify(args.variableValues ?? {})}`;
+        return mapAsyncIterator(source, (payload) => executeShared(args, key, payload));
+      });
+    },
+  };
+}

@@ -1,0 +1,114 @@
+import type { GraphQLResolveInfo } from "graphql";
+import type { Context } from "../context.js";
+import { badInput, notFound } from "../../errors/index.js";
+import { sessionChanged } from "../../live/index.js";
+import { encodeCursor } from "../../sessions/index.js";
+import { limits } from "../../limits.js";
+import { toListQuery, type ListArgs } from "../../sessions/index.js";
+import type { Session } from "../../sessions/index.js";
+import {
+  closedReasonSchema,
+  createSessionInputSchema,
+  updateSessionInputSchema,
+  type CreateSessionInput,
+} from "../../sessions/index.js";
+import { audit } from "../../auth/index.js";
+import { can } from "../../auth/index.js";
+import { environmentId, liveCaller, parseInput, principal } from "./common.js";
+import { selects } from "./selection.js";
+
+/** Loads a session the auth scope already cleared; missing means NOT_FOUND. `fresh` skips the request's cache. */
+export async function requireSession(ctx: Context, ref: string, options: { fresh?: boolean } = {}): Promise<Session> {
+  const session = options.fresh ? await ctx.services.sessions.find(environmentId(ctx), ref) : await ctx.loadSession(ref);
+  if (!session) throw notFound(`session ${JSON.stringify(ref)}`);
+  return session;
+}
+
+/** A session the caller may read, else null: to the caller, an unreadable session does not exist. */
+export async function readableSession(ctx: Context, ref: string): Promise<Session | null> {
+  const session = await ctx.loadSession(ref);
+  return session && can(principal(ctx).grants, "read", session) ? session : null;
+}
+
+export async function createSession(ctx: Context, input: CreateSessionInput) {
+  const data = parseInput(createSessionInputSchema, input);
+  return ctx.services.sessions.create(environmentId(ctx), data);
+}
+
+export async function updateSession(ctx: Context, ref: string, input: unknown) {
+  const patch = parseInput(updateSessionInputSchema, input);
+  const before = await requireSession(ctx, ref);
+  const session = await ctx.services.sessions.update(before, patch);
+  // Renames change who may see the session: its live subscriptions re-check on this signal.
+  ctx.services.signals.publish(sessionChanged(session));
+  if (before.externalId !== session.externalId) {
+    await ctx.services.accessGrants.sessionRenamed(session.id);
+    audit(ctx.services.logger, "session.renamed", { ...auditOf(ctx), sessionId: session.id, from: before.externalId, to: session.externalId });
+  }
+  return session;
+}
+
+export async function closeSession(ctx: Context, ref: string, reason: string | null | undefined) {
+  const why = parseInput(closedReasonSchema, reason);
+  const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), why ?? null);
+  if (changed) {
+    ctx.services.signals.publish(sessionChanged(session));
+    await ctx.services.accessGrants.sessionClosed(session.id);
+    audit(ctx.services.logger, "session.closed", { ...auditOf(ctx), sessionId: session.id, reason: session.closedReason });
+  }
+  return session;
+}
+
+/** Who did it, for the audit trail: the environment, the request, and the kind of credential. */
+const auditOf = (ctx: Context) => ({ environmentId: environmentId(ctx), requestId: ctx.requestId, credential: principal(ctx).credential.kind });
+
+export async function listSessions(ctx: Context, args: ListArgs, info: GraphQLResolveInfo) {
+  const env = environmentId(ctx);
+  const query = toListQuery(args);
+  // Counted only when asked for, since it is the expensive half of a list, and then alongside the page.
+  const count = selects(info, "totalCount") ? ctx.services.sessionsRepository.count(env, query) : undefined;
+  // A failed count is reported where totalCount resolves, not as an unhandled rejection.
+  count?.catch(() => {});
+  const page = await ctx.services.sessionsRepository.list(env, query);
+  const edges = page.rows.map((node) => ({ cursor: encodeCursor(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount: () => count ?? ctx.services.sessionsRepository.count(env, query),
+  };
+}
+
+export async function sessionTags(ctx: Context, args: { search?: string | null; first?: number | null }) {
+  const first = args.first ?? 50;
+  if (!Number.isInteger(first) || first < 1 || first > limits.tagPageMax) {
+    throw badInput(`first must be between 1 and ${limits.tagPageMax}`);
+  }
+  return ctx.services.sessionsRepository.tags(environmentId(ctx), args.search ?? undefined, first);
+}
+
+/**
+ * The session now, then again after each change, read afresh each time. The watch is registered
+ * before the first read, so a change in between is seen; each event is checked against the
+ * caller's rights as it is then (see LiveAccess).
+ */
+export async function watchSession(ctx: Context, ref: string) {
+  const { id, environmentId } = await requireSession(ctx, ref);
+  const ticks = ctx.services.sessionWatch.watch(id);
+  async function* changes() {
+    try {
+      yield await requireSession(ctx, id, { fresh: true });
+      for await (const _tick of ticks) {
+        const current = await ctx.services.sessions.find(environmentId, id);
+        if (current) yield current;
+      }
+    } finally {
+      await ticks.return();
+    }
+  }
+  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: id, sessionOf: (session) => session, onEnd: () => void ticks.return() });
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { signAccessToken } from "../../auth/index.js";
+import { audit } from "../../auth/index.js";
+import { revokeTokens } from "../../auth/index.js";
+import { scopeSchema } from "../../auth/index.js";
+import { randomToken } from "../../auth/index.js";
+import type { Context } from "../context.js";
+import { durationSchema } from "../../sessions/index.js";
+import { environmentId, parseInput } from "./common.js";
+
+import { limits } from "../../limits.js";
+const MAX_TOKEN_LIFETIME_MS = limits.tokenLifetimeMs;
+
+const tokenRequestSchema = z.object({
+  scopes: z.array(scopeSchema).min(1, "scopes must name at least one scope").max(limits.scopesPerToken, `at most ${limits.scopesPerToken} scopes`),
+  expiresIn: durationSchema("expiresIn", MAX_TOKEN_LIFETIME_MS),
+});
+
+export async function createPublicAccessToken(ctx: Context, args: { scopes: string[]; expiresIn?: string | null }) {
+  const { scopes, expiresIn } = parseInput(tokenRequestSchema, { scopes: args.scopes, expiresIn: args.expiresIn ?? "15m" });
+  const envId = environmentId(ctx);
+  const key = await ctx.services.signingKeys.active(envId);
+  const now = Date.now();
+  // iat in milliseconds (see access-tokens.ts); exp in whole seconds, and the reported expiry is the
+  // one the token carries.
+  const exp = Math.floor((now + expiresIn) / 1000);
+  const jti = `tok_${randomToken(24)}`;
+  const token = await signAccessToken(key, { sub: envId, scopes, iat: now / 1000, exp, jti });
+  const expiresAt = new Date(exp * 1000);
+  audit(ctx.services.logger, "token.minted", { environmentId: envId, requestId: ctx.requestId, jti, kid: key.kid, scopes, expiresAt });
+  return { token, scopes, expiresAt };
+}
+
+export async function revokePublicAccessTokens(ctx: Context) {
+  const envId = environmentId(ctx);
+  const before = await revokeTokens(ctx.services.prisma, envId);
+  // This process's cache and live subscriptions at once; the other processes when the signal reaches them.
+  ctx.services.signals.publish({ kind: "revoke", environmentId: envId, before });
+  const revokedBefore = new Date(before);
+  await ctx.services.accessGrants.tokensRevoked(envId, revokedBefore);
+  audit(ctx.services.logger, "tokens.revoked", { environmentId: envId, requestId: ctx.requestId, revokedBefore });
+  return { revokedBefore };
+}

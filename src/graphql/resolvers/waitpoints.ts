@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import type { Context } from "../context.js";
+import { notFound } from "../../errors/index.js";
+import type { SessionIO } from "../../channels/index.js";
+import { waitpointStatus, type Waitpoint } from "../../waitpoints/index.js";
+import { durationSchema, tagsSchema } from "../../sessions/index.js";
+import { environmentId, liveCaller, parseInput } from "./common.js";
+import { readableSession, requireSession } from "./sessions.js";
+
+import { limits } from "../../limits.js";
+import { assertPendingWaitpointRoom } from "../../waitpoints/index.js";
+const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
+
+const createWaitpointSchema = z.object({
+  session: z.string(),
+  io: z.enum(["OUT", "IN"]),
+  afterSeqNum: z.number().int().min(0).nullish(),
+  timeout: durationSchema("timeout", MAX_TIMEOUT_MS).nullish(),
+  idempotencyKey: z.string().min(1, "idempotencyKey must not be empty").max(256, "idempotencyKey is at most 256 characters").nullish(),
+  tags: tagsSchema.nullish(),
+  callbackUrl: z
+    .string()
+    .nullish()
+    .refine((url) => url == null, "callbackUrl is not available on this server yet (issue #16)"),
+});
+
+export async function createSessionWaitpoint(ctx: Context, input: z.input<typeof createWaitpointSchema>) {
+  const parsed = parseInput(createWaitpointSchema, input);
+  const session = await requireSession(ctx, parsed.session);
+  await assertPendingWaitpointRoom(ctx.services, session.id, parsed.io);
+  return ctx.services.waitpoints.create(session, {
+    io: parsed.io,
+    afterSeqNum: parsed.afterSeqNum ?? undefined,
+    timeoutMs: parsed.timeout ?? 3_600_000,
+    idempotencyKey: parsed.idempotencyKey ?? undefined,
+    tags: parsed.tags ?? [],
+  });
+}
+
+/** A waitpoint whose session the caller may read, else null: unreadable looks exactly like unknown. */
+export async function findWaitpoint(ctx: Context, id: string): Promise<Waitpoint | null> {
+  const waitpoint = await ctx.services.waitpoints.find(environmentId(ctx), id);
+  return waitpoint && (await readableSession(ctx, waitpoint.sessionId)) ? waitpoint : null;
+}
+
+export function waitpointRecord(w: Waitpoint) {
+  return w.recordSeqNum === null
+    ? null
+    : { seqNum: Number(w.recordSeqNum), timestamp: w.recordTimestamp ?? w.completedAt ?? w.createdAt, data: w.recordData };
+}
+
+export const waitpointIo = (w: Waitpoint) => w.io as SessionIO;
+
+/**
+ * The waitpoint now, then once more when it completes or times out; then the stream ends. The
+ * watch is registered before the first read, so a completion in between is not missed.
+ */
+export async function watchWaitpoint(ctx: Context, id: string) {
+  const ticks = ctx.services.waitpoints.watchers.watch(id);
+  const first = await findWaitpoint(ctx, id).catch(async (error: unknown) => {
+    await ticks.return();
+    throw error;
+  });
+  if (!first) {
+    await ticks.return();
+    throw notFound(`waitpoint ${JSON.stringify(id)}`);
+  }
+  const deadline = new AbortController();
+  async function* changes(): AsyncGenerator<Waitpoint> {
+    try {
+      yield first!;
+      if (waitpointStatus(first!) !== "PENDING") return;
+      // Wakes the loop at the deadline even if no sweeper signal arrives.
+      void sleep(Math.max(0, first!.timeoutAt.getTime() - Date.now()) + 5, undefined, { signal: deadline.signal })
+        .then(() => ticks.push())
+        .catch(() => {});
+      while (!(await ticks.next()).done) {
+        const current = await ctx.services.waitpoints.find(first!.environmentId, id);
+        if (current && waitpointStatus(current) !== "PENDING") {
+          yield current;
+          return;
+        }
+      }
+    } finally {
+      deadline.abort();
+      await ticks.return();
+    }
+  }
+  const onEnd = () => {
+    deadline.abort();
+    void ticks.return();
+  };
+  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: first.sessionId, onEnd });
+}

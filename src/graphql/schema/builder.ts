@@ -1,0 +1,102 @@
+import SchemaBuilder from "@pothos/core";
+import RelayPlugin from "@pothos/plugin-relay";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
+import { can, canAll, canNamed, type Action } from "../../auth/index.js";
+import type { Context } from "../context.js";
+import { forbidden, unauthenticated } from "../../errors/index.js";
+import { isSessionId, isWaitpointId } from "../../sessions/index.js";
+import type { Session } from "../../sessions/index.js";
+
+/** A session named by reference (friendly id or externalId) or already loaded. */
+export interface SessionAccess {
+  action: Action;
+  session: Session | string;
+}
+
+export interface SchemaTypes {
+  Context: Context;
+  Scalars: {
+    ID: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date };
+    JSON: { Input: unknown; Output: unknown };
+    SeqNum: { Input: number; Output: number };
+  };
+  AuthScopes: {
+    authenticated: boolean;
+    secretKey: boolean;
+    readAll: boolean;
+    writeAll: boolean;
+    session: SessionAccess;
+    /** Write access to a session that may not exist yet, by the name a scope gives it. */
+    writeNamed: string;
+    /**
+     * Giving a session a new externalId (or none: null) needs admin over it under its new name,
+     * so a name-scoped token can neither take over a name it does not hold nor shed its own
+     * name to create another session under it.
+     */
+    rename: { session: string; externalId: string | null };
+  };
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}
+
+export const builder = new SchemaBuilder<SchemaTypes>({
+  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    treatErrorsAsUnauthorized: false,
+    unauthorizedError: (_parent, ctx, _info, result) =>
+      ctx.auth.principal ? forbidden(result.message) : unauthenticated(ctx.auth.failure),
+    // Every rule lives here; fields only say which rule applies to them.
+    authScopes: (ctx) => {
+      const grants = ctx.auth.principal?.grants;
+      return {
+        authenticated: Boolean(grants),
+        secretKey: Boolean(grants?.secretKey),
+        readAll: Boolean(grants && canAll(grants, "read")),
+        writeAll: Boolean(grants && canAll(grants, "write")),
+        writeNamed: (name) => Boolean(grants && canNamed(grants, "write", name)),
+        rename: async ({ session, externalId }) => {
+          if (!grants) return false;
+          if (externalId !== null) return canNamed(grants, "admin", externalId);
+          // Without a name, only its friendly id can still cover the session.
+          const id = isSessionId(session) ? session : (await ctx.loadSession(session))?.id;
+          return id !== undefined && canNamed(grants, "admin", id);
+        },
+        session: async ({ action, session }) => {
+          if (!grants) return false;
+          // Decided by the name alone when possible, so the hottest paths need no lookup here.
+          if (typeof session === "string" && canNamed(grants, action, session)) return true;
+          const row = typeof session === "string" ? await ctx.loadSession(session) : session;
+          // Unknown sessions: only a caller who could see any session learns that it is missing.
+          return row ? can(grants, action, row) : canAll(grants, action);
+        },
+      };
+    },
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+    nodesQueryOptions: false,
+    nodeQueryOptions: {
+      authScopes: { authenticated: true },
+      // An id of no known type is simply not found.
+      resolve: (_root, args, _ctx, _info, resolveNode) => (args.id.typename === "Unknown" ? null : resolveNode(args.id)),
+    },
+    // Ids are the contract's friendly ids ("session_…", "waitpoint_…"); their prefix names the type.
+    encodeGlobalID: (_typename, id) => String(id),
+    decodeGlobalID: (globalID) => ({
+      typename: isSessionId(globalID) ? "Session" : isWaitpointId(globalID) ? "Waitpoint" : "Unknown",
+      id: globalID,
+    }),
+  },
+});
+
+builder.queryType({});
+builder.mutationType({});
+builder.subscriptionType({});

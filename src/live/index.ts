@@ -1,0 +1,12 @@
+/**
+ * Live delivery: change signals (in process or Redis), watchers, the per-channel fan-out and its
+ * follower, bounded queues, the shared encoding of a record, and per-connection byte budgets.
+ *
+ * Other domains import this folder only through this file (.dependency-cruiser.cjs).
+ */
+export { ChannelFanout } from "./channel-fanout.js";
+export { CountedCaps } from "./counted-caps.js";
+export { bindConnection, type Connection, connectionOf, credentialKey, credentialKeyOf, Outbox } from "./outbox.js";
+export { encodedResultData, encodeResultData, RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
+export { LocalSignals, RedisSignals, sessionChanged, type Signal, type Signals } from "./signals.js";
+export { Watchers } from "./watchers.js";

@@ -1,0 +1,48 @@
+import { ApiError } from "../errors/index.js";
+import { limits } from "../limits.js";
+import { AsyncQueue } from "./async-queue.js";
+import type { Signal, Signals } from "./signals.js";
+
+/**
+ * Tells watchers that a thing changed, in this process or another. Ticks carry no data: the
+ * watcher reads the thing afresh, so it never shows a stale copy.
+ */
+export class Watchers {
+  private watchers = new Map<string, Set<AsyncQueue<void>>>();
+  private unsubscribe: () => void;
+
+  constructor(signals: Signals, topicOf: (signal: Signal) => string | undefined) {
+    this.unsubscribe = signals.subscribe((signal) => {
+      const topic = topicOf(signal);
+      if (topic === undefined) return;
+      for (const q of this.watchers.get(topic) ?? []) q.push();
+    });
+  }
+
+  /** Watches open now, over all topics: what a leak would grow. */
+  get size(): number {
+    let n = 0;
+    for (const set of this.watchers.values()) n += set.size;
+    return n;
+  }
+
+  watch(topic: string): AsyncQueue<void> {
+    const set = this.watchers.get(topic) ?? new Set();
+    this.watchers.set(topic, set);
+    const queue: AsyncQueue<void> = new AsyncQueue<void>(
+      limits.watcherBuffer,
+      () => new ApiError("RATE_LIMITED", "subscriber too slow"),
+      () => {
+        set.delete(queue);
+        if (set.size === 0) this.watchers.delete(topic);
+      },
+    );
+    set.add(queue);
+    return queue;
+  }
+
+  close() {
+    this.unsubscribe();
+    for (const set of this.watchers.values()) for (const q of set) q.end();
+  }
+}

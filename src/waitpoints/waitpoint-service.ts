@@ -1,0 +1,220 @@
+import type { PrismaClient, Waitpoint } from "../generated/prisma/client.js";
+import { isUniqueViolation } from "../db/index.js";
+import { sessionClosed } from "../errors/index.js";
+import { newWaitpointId } from "../sessions/index.js";
+import type { Session } from "../sessions/index.js";
+import { sessionStatus } from "../sessions/index.js";
+import type { ChannelFanout } from "../live/index.js";
+import type { Signals } from "../live/index.js";
+import type { AppendAck, ChannelKey, SessionIO, StoredRecord, StreamStore } from "../channels/index.js";
+import { Watchers } from "../live/index.js";
+import type { PendingIndex } from "./pending-index.js";
+
+export type { Waitpoint };
+export type WaitpointStatus = "PENDING" | "COMPLETED" | "TIMED_OUT";
+
+export interface NewWaitpoint {
+  io: SessionIO;
+  afterSeqNum?: number;
+  timeoutMs: number;
+  idempotencyKey?: string;
+  tags: string[];
+}
+
+/** Derived like a session's status: a deadline passes without any write. */
+export function waitpointStatus(w: Pick<Waitpoint, "status" | "timeoutAt">, now = new Date()): WaitpointStatus {
+  if (w.status === "PENDING" && w.timeoutAt.getTime() <= now.getTime()) return "TIMED_OUT";
+  return w.status as WaitpointStatus;
+}
+
+
+/**
+ * Waitpoints: "wake me when the next record lands on this channel". The row decides: every
+ * completion and timeout is a conditional UPDATE of a PENDING row, so each waitpoint ends
+ * exactly once however many appends, checks and sweepers race for it.
+ */
+export class WaitpointService {
+  readonly watchers: Watchers;
+  private sweeper: NodeJS.Timeout | undefined;
+  private rebuilding: Promise<void> | undefined;
+
+  /** Channels followed for records written straight to the store, by channel. */
+  private watches = new Map<string, AsyncIterableIterator<StoredRecord>>();
+
+  /**
+   * `fanout` is for stores that clients may write to directly (S2): records can land there
+   * without an append through this service, so channels with pending waitpoints are followed.
+   */
+  constructor(
+    private prisma: PrismaClient,
+    private store: StreamStore,
+    private index: PendingIndex,
+    private signals: Signals,
+    private onError: (error: unknown) => void,
+    private fanout?: ChannelFanout,
+  ) {
+    this.watchers = new Watchers(signals, (s) => (s.kind === "waitpoint" ? s.waitpointId : undefined));
+  }
+
+  /** Fills the index from the database, then sweeps timeouts every `sweepMs`. */
+  async start(sweepMs = 1_000) {
+    await this.rebuild();
+    this.sweeper = setInterval(() => void this.sweep().catch(this.onError), sweepMs);
+    this.sweeper.unref();
+  }
+
+  find(environmentId: string, id: string) {
+    return this.prisma.waitpoint.findFirst({ where: { id, environmentId } });
+  }
+
+  async create(session: Session, input: NewWaitpoint): Promise<{ waitpoint: Waitpoint; isCached: boolean }> {
+    if (sessionStatus(session) !== "ACTIVE") throw sessionClosed(session.id);
+    const channel: ChannelKey = { sessionId: session.id, io: input.io };
+    const where = { sessionId: session.id, io: input.io };
+    if (input.idempotencyKey) {
+      const earlier = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey } });
+      if (earlier) return { waitpoint: earlier, isCached: true };
+    }
+    const afterSeqNum = input.afterSeqNum ?? (await this.store.tail(channel));
+    let waitpoint: Waitpoint;
+    try {
+      waitpoint = await this.prisma.waitpoint.create({
+        data: {
+          id: newWaitpointId(),
+          environmentId: session.environmentId,
+          ...where,
+          afterSeqNum: BigInt(afterSeqNum),
+          idempotencyKey: input.idempotencyKey ?? null,
+          tags: input.tags,
+          timeoutAt: new Date(Date.now() + input.timeoutMs),
+        },
+      });
+    } catch (error) {
+      if (!input.idempotencyKey || !isUniqueViolation(error)) throw error;
+      const winner = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey } });
+      if (!winner) throw error;
+      return { waitpoint: winner, isCached: true };
+    }
+    await this.index.add(channel, waitpoint.id, waitpoint.timeoutAt);
+    this.watch(channel, afterSeqNum);
+    // The race check: a record may have landed before the index knew of this waitpoint.
+    const [record] = await this.store.read(channel, afterSeqNum, 1);
+    if (!record) return { waitpoint, isCached: false };
+    await this.complete([waitpoint.id], record);
+    return { waitpoint: await this.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id } }), isCached: false };
+  }
+
+  /** After an append commits: wake every waitpoint of the channel that the new records satisfy. */
+  async onAppend(channel: ChannelKey, ack: AppendAck): Promise<void> {
+    const drained = await this.index.drain(channel, new Date());
+    if (drained !== "lost" && drained.length === 0) return;
+    if (drained === "lost") void this.rebuild();
+    const pending = await this.prisma.waitpoint.findMany({
+      where: {
+        sessionId: channel.sessionId,
+        io: channel.io,
+        status: "PENDING",
+        timeoutAt: { gt: new Date() },
+        ...(drained !== "lost" && { id: { in: drained } }),
+      },
+      select: { id: true, afterSeqNum: true, timeoutAt: true },
+    });
+    const byAfter = new Map<number, string[]>();
+    for (const w of pending) {
+      const after = Number(w.afterSeqNum);
+      // Waiting for a later record: back into the index, then checked below like a new waitpoint,
+      // since an append may have drained the index while this one was out of it.
+      if (after >= ack.tailSeqNum) await this.index.add(channel, w.id, w.timeoutAt);
+      byAfter.set(after, [...(byAfter.get(after) ?? []), w.id]);
+    }
+    // SeqNums are dense, so the first record at or after `after` is the one at `after`.
+    for (const [after, ids] of byAfter) {
+      const [record] = await this.store.read(channel, after, 1);
+      if (record) await this.complete(ids, record);
+    }
+  }
+
+  private async complete(ids: string[], record: StoredRecord) {
+    const data = JSON.stringify(record.data);
+    const done = await this.prisma.$queryRaw<{ id: string }[]>`
+      UPDATE waitpoints
+      SET status = 'COMPLETED', completed_at = now(), record_seq_num = ${BigInt(record.seqNum)},
+          record_timestamp = ${record.timestamp}, record_data = ${data}::jsonb
+      WHERE id = ANY(${ids}) AND status = 'PENDING' AND timeout_at > now()
+      RETURNING id`;
+    for (const { id } of done) this.signals.publish({ kind: "waitpoint", waitpointId: id });
+  }
+
+  /** Times out every waitpoint past its deadline, whether or not anything was appended. */
+  async sweep() {
+    const timedOut = await this.prisma.$queryRaw<{ id: string }[]>`
+      UPDATE waitpoints SET status = 'TIMED_OUT' WHERE status = 'PENDING' AND timeout_at <= now() RETURNING id`;
+    for (const { id } of timedOut) this.signals.publish({ kind: "waitpoint", waitpointId: id });
+    for (const [id, records] of this.watches) {
+      const [sessionId, io] = id.split("/") as [string, SessionIO];
+      if (!(await this.hasPending({ sessionId, io }))) void records.return?.();
+    }
+  }
+
+  private hasPending({ sessionId, io }: ChannelKey) {
+    return this.prisma.waitpoint
+      .count({ where: { sessionId, io, status: "PENDING", timeoutAt: { gt: new Date() } }, take: 1 })
+      .then((n) => n > 0);
+  }
+
+  /**
+   * Follows a channel of a store with direct writes while it has pending waitpoints, and handles
+   * each record like an append made here. One watch per channel and process; completions are
+   * conditional updates, so two processes watching the same channel complete each waitpoint once.
+   */
+  private watch(channel: ChannelKey, fromSeqNum: number) {
+    const id = `${channel.sessionId}/${channel.io}`;
+    if (!this.fanout || this.watches.has(id)) return;
+    const closed = async () => (await this.prisma.session.findUnique({ where: { id: channel.sessionId } }))?.closedAt != null;
+    const records = this.fanout.subscribe(channel, fromSeqNum, closed);
+    this.watches.set(id, records);
+    void (async () => {
+      try {
+        for await (const record of records) {
+          await this.onAppend(channel, { firstSeqNum: record.seqNum, lastSeqNum: record.seqNum, tailSeqNum: record.seqNum + 1 });
+          if (!(await this.hasPending(channel))) break;
+        }
+      } catch (error) {
+        this.onError(error);
+      } finally {
+        this.watches.delete(id);
+        void records.return?.();
+      }
+    })();
+  }
+
+  private rebuild(): Promise<void> {
+    this.rebuilding ??= (async () => {
+      try {
+        const pending = await this.prisma.waitpoint.findMany({
+          where: { status: "PENDING", timeoutAt: { gt: new Date() } },
+          select: { id: true, sessionId: true, io: true, timeoutAt: true, afterSeqNum: true },
+          orderBy: { afterSeqNum: "asc" },
+        });
+        for (const w of pending) {
+          const channel = { sessionId: w.sessionId, io: w.io as SessionIO };
+          await this.index.add(channel, w.id, w.timeoutAt);
+          this.watch(channel, Number(w.afterSeqNum));
+        }
+        await this.index.markRebuilt();
+      } catch (error) {
+        this.onError(error);
+      } finally {
+        this.rebuilding = undefined;
+      }
+    })();
+    return this.rebuilding;
+  }
+
+  async close() {
+    clearInterval(this.sweeper);
+    for (const records of this.watches.values()) void records.return?.();
+    this.watchers.close();
+    await this.index.close();
+  }
+}
