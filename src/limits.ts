@@ -3,7 +3,7 @@ import { parseDuration } from "./duration.js";
 
 /**
  * The one table of limits. Every check reads its figure from here (fixed ones straight from
- * `limits`, configurable ones from `resolveLimits(config)`), and the README's "Limits" table is
+ * `limits`, configurable ones from `resolveLimits(config)`), and the "Limits" table of docs/limits.md is
  * rendered from it (`limitsMarkdown()`, checked by tests/limits.test.ts), so a figure is written once.
  */
 
@@ -17,10 +17,10 @@ export interface Rate {
 }
 
 interface FixedLimit {
-  /** What is limited, as the README's table says it. */
+  /** What is limited, as the limits table (docs/limits.md) says it. */
   what: string;
   value: number;
-  /** How `value` reads in the README. */
+  /** How `value` reads in docs/limits.md. */
   unit: "characters" | "bytes" | "entries" | "records" | "ms" | "levels" | "tags" | "scopes" | "sessions" | "waitpoints" | "connections" | "subscriptions" | "reservations" | "cost";
   error: LimitError;
 }

@@ -5,8 +5,8 @@ import { limitTable, limits, limitsMarkdown, resolveLimits } from "../src/limits
 import { BEGIN, END } from "../scripts/limits-table.js";
 
 describe("the limits table", () => {
-  it("is what the README's Limits section shows (regenerate: npx tsx scripts/limits-table.ts --write)", () => {
-    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  it("is what docs/limits.md shows (regenerate: npx tsx scripts/limits-table.ts --write)", () => {
+    const readme = readFileSync(new URL("../docs/limits.md", import.meta.url), "utf8");
     const start = readme.indexOf(BEGIN);
     const end = readme.indexOf(END);
     expect(start).toBeGreaterThan(0);
