@@ -58,7 +58,9 @@ export function webPages(): Plugin {
       if (request.method !== "GET") return;
       const page = pages[url.pathname];
       if (page) {
-        endResponse(new fetchAPI.Response(await readFile(webDir + page, "utf8"), { headers: pageHeaders }));
+        // A copy: the Response adds this body's content-length to the headers object it is given,
+        // and a shared one would hand the next page (of another length) a wrong one.
+        endResponse(new fetchAPI.Response(await readFile(webDir + page, "utf8"), { headers: { ...pageHeaders } }));
         return;
       }
       const script = /^\/assets\/(\w+)\.js$/.exec(url.pathname)?.[1];
