@@ -143,10 +143,8 @@ describe("the /chat page (React + useChat)", () => {
 
     // The dashboard reads the chat's channels as a conversation, a line per turn.
     const d = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    d.on("console", (m) => console.log("dashboard console:", m.text()));
-    d.on("requestfailed", (r) => console.log("dashboard failed:", r.url(), r.failure()?.errorText));
-    d.on("response", (r) => console.log("dashboard response:", r.url(), r.status(), JSON.stringify(r.headers())));
-    await d.goto(`${server.url}/#token=${key}`, { waitUntil: "commit" });
+    // After /chat, so a page's headers are not another page's (they once carried its content-length).
+    await d.goto(`${server.url}/#token=${key}`);
     await d.getByTestId("session-row").filter({ hasText: chatId }).click();
     const out = d.getByTestId("channel-OUT");
     await out.getByText(`reply to in#0: ${full("hello there")} (finished`).waitFor({ timeout: 20_000 });

@@ -126,7 +126,7 @@ export function describeChatRecord(data: unknown): string | undefined {
   return undefined;
 }
 
-/** A chunk batch in words: its text, and the other chunks by kind ("[tool weather]", "[finish]"). */
+/** A chunk batch in words: its text, tool calls and errors ("[tool weather]"); the rest is structure. */
 export function describeChunks(chunks: UIMessageChunk[]): string {
   let line = "";
   for (const c of chunks) {
@@ -135,7 +135,6 @@ export function describeChunks(chunks: UIMessageChunk[]): string {
     else if (c.type === "error") line += ` [error: ${c.errorText}]`;
     else if (c.type === "tool-input-available") line += ` [tool ${c.toolName}]`;
     else if (c.type === "abort") line += " [aborted]";
-    else if (c.type === "finish") line += " [finish]";
   }
   return line;
 }
