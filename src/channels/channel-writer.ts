@@ -1,7 +1,7 @@
 import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
 import { ApiError, badInput, notFound, sessionClosed } from "../errors/index.js";
 import type { SessionStore } from "../sessions/index.js";
-import type { AppendAck, ChannelKey, SessionIO, SessionRef, StreamStore } from "./stream-store.js";
+import type { AppendAck, ChannelKey, SessionIO, SessionName, StreamStore } from "./stream-store.js";
 import { siblingBytes, StorageFullError, storageCaps, type CountedRecords, type StorageCaps } from "./storage-caps.js";
 import type { Refusals } from "../refusals.js";
 
@@ -78,7 +78,7 @@ export class ChannelWriter {
   }
 
   /** Appends to a session named as the client named it; NOT_FOUND when there is none. */
-  async append(target: SessionRef, io: SessionIO, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
+  async append(target: SessionName, io: SessionIO, data: unknown[], opts: AppendOptions = {}): Promise<AppendResult> {
     try {
       return await this.appendChecked(target, io, data, opts);
     } catch (error) {
@@ -90,7 +90,7 @@ export class ChannelWriter {
     }
   }
 
-  private async appendChecked(target: SessionRef, io: SessionIO, data: unknown[], opts: AppendOptions): Promise<AppendResult> {
+  private async appendChecked(target: SessionName, io: SessionIO, data: unknown[], opts: AppendOptions): Promise<AppendResult> {
     const records = encodeRecords(data);
     const key = opts.idempotencyKey ?? undefined;
     if (key !== undefined && (key.length === 0 || key.length > appendLimits.idempotencyKeyLength)) {

@@ -12,7 +12,7 @@ import {
   type GuardedAppend,
   type NewRecords,
   type SessionIO,
-  type SessionRef,
+  type SessionName,
   type StoredRecord,
   type StreamStore,
 } from "./stream-store.js";
@@ -149,7 +149,7 @@ const readRecordsCapped: Prepared = {
 const readTail: Prepared = { name: "read-tail", text: "SELECT tail_seq_num FROM channels WHERE session_id = $1 AND io = $2" };
 
 interface PendingAppend {
-  session: SessionRef;
+  session: SessionName;
   io: SessionIO;
   count: number;
   matchSeqNum?: number;
@@ -237,7 +237,7 @@ export class LocalStreamStore implements StreamStore {
     return { firstSeqNum: first, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp };
   }
 
-  appendGuarded(session: SessionRef, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend> {
+  appendGuarded(session: SessionName, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend> {
     const item = { session, io, count: records.data.length, matchSeqNum, json: storableJson(records), bytes: appendBytes(records) };
     return item.json.length > BATCH_ITEM_BYTES ? this.appendAlone(item) : this.batched(item);
   }

@@ -1,5 +1,6 @@
 import { seqNumMismatch } from "./local-stream-store.js";
 import {
+  channelKey,
   streamName,
   type AppendAck,
   type AppendTransaction,
@@ -48,7 +49,7 @@ export class MemoryStreamStore implements StreamStore {
   }
 
   private channel(key: ChannelKey): MemoryChannel {
-    const name = streamName(key);
+    const name = channelKey(key);
     let channel = this.channels.get(name);
     if (!channel) {
       channel = { records: [], bytes: [], waiters: new Set() };
@@ -76,7 +77,7 @@ export class MemoryStreamStore implements StreamStore {
 
   /** Byte cap by the records' JSON in UTF-8 bytes; the first record always comes. */
   async read(key: ChannelKey, fromSeqNum: number, limit: number, maxBytes = Infinity): Promise<StoredRecord[]> {
-    const channel = this.channels.get(streamName(key));
+    const channel = this.channels.get(channelKey(key));
     const out: StoredRecord[] = [];
     if (!channel) return out;
     let bytes = 0;
@@ -90,7 +91,7 @@ export class MemoryStreamStore implements StreamStore {
   }
 
   async tail(key: ChannelKey): Promise<number> {
-    return this.channels.get(streamName(key))?.records.length ?? 0;
+    return this.channels.get(channelKey(key))?.records.length ?? 0;
   }
 
   /** Records from fromSeqNum on, then each new one as it is appended; ends (done) once the signal aborts. */

@@ -33,7 +33,7 @@ export interface AppendAck {
 }
 
 /** A session as clients name it (friendly id or externalId), within its environment. */
-export interface SessionRef {
+export interface SessionName {
   environmentId: string;
   ref: string;
 }
@@ -71,7 +71,7 @@ export interface StreamStore {
    * takes the session and channel locks: the fast path for stores in the service's database when
    * no idempotency key needs checking.
    */
-  appendGuarded?(session: SessionRef, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend>;
+  appendGuarded?(session: SessionName, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend>;
   /**
    * Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. With
    * maxBytes, also only as many as fit in that many bytes of record JSON (by the store's own
@@ -92,4 +92,17 @@ export interface StreamStore {
   revokeAccess(grantIds: readonly string[]): Promise<void>;
 }
 
+/** A channel's name in an external store (S2's stream name, shown to clients by initializeSessionChannel). */
 export const streamName = ({ sessionId, io }: ChannelKey) => `sessions/${sessionId}/${io.toLowerCase()}`;
+
+/**
+ * The one in-process string form of a channel, `{sessionId}/{io}`: the key of maps and of the
+ * pending index. Session ids never contain "/", so it splits back unambiguously.
+ */
+export const channelKey = ({ sessionId, io }: ChannelKey) => `${sessionId}/${io}`;
+
+/** The channel a channelKey() names. */
+export function parseChannelKey(key: string): ChannelKey {
+  const at = key.lastIndexOf("/");
+  return { sessionId: key.slice(0, at), io: key.slice(at + 1) as SessionIO };
+}

@@ -3,7 +3,7 @@ import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
 import { RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
 import type { Signals } from "./signals.js";
-import type { AppendAck, ChannelKey, StoredRecord, StreamStore } from "../channels/index.js";
+import { channelKey, type AppendAck, type ChannelKey, type StoredRecord, type StreamStore } from "../channels/index.js";
 
 export interface FanoutOptions {
   /** Records a subscriber may have waiting before it is cut off as too slow. */
@@ -29,7 +29,6 @@ interface Subscriber {
   queue: AsyncQueue<StoredRecord>;
 }
 
-const channelId = (c: ChannelKey) => `${c.sessionId}/${c.io}`;
 
 /** Subscribers handed a record per turn of the event loop (see Follower.handOver). */
 const HANDOVER_SLICE = 16;
@@ -206,10 +205,10 @@ export class ChannelFanout {
     this.subscriberBytes = options.subscriberBufferBytes ?? limits.subscriberBufferBytes;
     this.unsubscribe = signals.subscribe((signal) => {
       if (signal.kind === "append") {
-        void this.followers.get(channelId(signal))?.then((f) => f.onTail(signal.tail));
+        void this.followers.get(channelKey(signal))?.then((f) => f.onTail(signal.tail));
       } else if (signal.kind === "session" && signal.closed) {
         for (const io of ["OUT", "IN"] as const) {
-          void this.followers.get(channelId({ sessionId: signal.sessionId, io }))?.then((f) => f.close());
+          void this.followers.get(channelKey({ sessionId: signal.sessionId, io }))?.then((f) => f.close());
         }
       }
     });
@@ -220,7 +219,7 @@ export class ChannelFanout {
    * this fan-out: the signal only moves the target, and would start a read that this makes needless.
    */
   appended(channel: ChannelKey, ack: AppendAck, data: readonly unknown[]) {
-    void this.followers.get(channelId(channel))?.then((f) => f.onAppended(ack, data));
+    void this.followers.get(channelKey(channel))?.then((f) => f.onAppended(ack, data));
   }
 
   get followerCount() {
@@ -233,7 +232,7 @@ export class ChannelFanout {
    * this moment, so tests wait for it before appending instead of sleeping.
    */
   async liveSubscribers(channel: ChannelKey): Promise<number> {
-    const follower = await this.followers.get(channelId(channel))?.catch(() => undefined);
+    const follower = await this.followers.get(channelKey(channel))?.catch(() => undefined);
     return follower ? [...follower.subscribers].filter((sub) => sub.live).length : 0;
   }
 
@@ -246,7 +245,7 @@ export class ChannelFanout {
     fromSeqNum: number | undefined,
     isClosed: () => Promise<boolean>,
   ): AsyncIterableIterator<StoredRecord> {
-    const id = channelId(channel);
+    const id = channelKey(channel);
     let follower: Follower | undefined;
     const sub: Subscriber = {
       next: fromSeqNum ?? -1,
@@ -301,7 +300,7 @@ export class ChannelFanout {
   }
 
   private follower(channel: ChannelKey): Promise<Follower> {
-    const id = channelId(channel);
+    const id = channelKey(channel);
     let follower = this.followers.get(id);
     if (!follower) {
       follower = this.store

@@ -1,4 +1,4 @@
-import type { ChannelKey } from "../channels/index.js";
+import { channelKey, type ChannelKey } from "../channels/index.js";
 
 /**
  * Which waitpoints wait on which channel, so an append to a channel nobody waits on costs no
@@ -17,20 +17,18 @@ export interface PendingIndex {
   close(): Promise<void>;
 }
 
-export const channelKeyOf = ({ sessionId, io }: ChannelKey) => `${sessionId}:${io}`;
-
 export class MemoryPendingIndex implements PendingIndex {
   private channels = new Map<string, Map<string, number>>();
 
   async add(channel: ChannelKey, waitpointId: string, timeoutAt: Date) {
-    const key = channelKeyOf(channel);
+    const key = channelKey(channel);
     const entries = this.channels.get(key) ?? new Map<string, number>();
     entries.set(waitpointId, timeoutAt.getTime());
     this.channels.set(key, entries);
   }
 
   async drain(channel: ChannelKey, now: Date) {
-    const key = channelKeyOf(channel);
+    const key = channelKey(channel);
     const entries = this.channels.get(key);
     this.channels.delete(key);
     return [...(entries ?? [])].filter(([, deadline]) => deadline > now.getTime()).map(([id]) => id);

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
-import type { ChannelKey } from "../channels/index.js";
-import { channelKeyOf, type PendingIndex } from "./pending-index.js";
+import { channelKey, type ChannelKey } from "../channels/index.js";
+import type { PendingIndex } from "./pending-index.js";
 
 const PREFIX = "sessions:waitpoints:";
 /** Present while the index is complete; a flush removes it, and drains then report "lost". */
@@ -28,11 +28,11 @@ export class RedisPendingIndex implements PendingIndex {
   }
 
   async add(channel: ChannelKey, waitpointId: string, timeoutAt: Date) {
-    await (this.redis as unknown as Commands).waitpointAdd(PREFIX + channelKeyOf(channel), timeoutAt.getTime(), waitpointId);
+    await (this.redis as unknown as Commands).waitpointAdd(PREFIX + channelKey(channel), timeoutAt.getTime(), waitpointId);
   }
 
   async drain(channel: ChannelKey, now: Date): Promise<string[] | "lost"> {
-    const ids = await (this.redis as unknown as Commands).waitpointDrain(PREFIX + channelKeyOf(channel), SENTINEL, now.getTime());
+    const ids = await (this.redis as unknown as Commands).waitpointDrain(PREFIX + channelKey(channel), SENTINEL, now.getTime());
     return ids ?? "lost";
   }
 

@@ -6,7 +6,7 @@ import type { Session } from "../sessions/index.js";
 import { sessionStatus } from "../sessions/index.js";
 import type { ChannelFanout } from "../live/index.js";
 import type { Signals } from "../live/index.js";
-import type { AppendAck, ChannelKey, SessionIO, StoredRecord, StreamStore } from "../channels/index.js";
+import { channelKey, parseChannelKey, type AppendAck, type ChannelKey, type SessionIO, type StoredRecord, type StreamStore } from "../channels/index.js";
 import { Watchers } from "../live/index.js";
 import type { PendingIndex } from "./pending-index.js";
 
@@ -151,8 +151,7 @@ export class WaitpointService {
       UPDATE waitpoints SET status = 'TIMED_OUT' WHERE status = 'PENDING' AND timeout_at <= now() RETURNING id`;
     for (const { id } of timedOut) this.signals.publish({ kind: "waitpoint", waitpointId: id });
     for (const [id, records] of this.watches) {
-      const [sessionId, io] = id.split("/") as [string, SessionIO];
-      if (!(await this.hasPending({ sessionId, io }))) void records.return?.();
+      if (!(await this.hasPending(parseChannelKey(id)))) void records.return?.();
     }
   }
 
@@ -168,7 +167,7 @@ export class WaitpointService {
    * conditional updates, so two processes watching the same channel complete each waitpoint once.
    */
   private watch(channel: ChannelKey, fromSeqNum: number) {
-    const id = `${channel.sessionId}/${channel.io}`;
+    const id = channelKey(channel);
     if (!this.fanout || this.watches.has(id)) return;
     const closed = async () => (await this.prisma.session.findUnique({ where: { id: channel.sessionId } }))?.closedAt != null;
     const records = this.fanout.subscribe(channel, fromSeqNum, closed);

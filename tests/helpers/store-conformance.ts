@@ -18,7 +18,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ApiError } from "../../src/errors/api-error.js";
 import { encodeRecords, type ChannelWriter } from "../../src/channels/channel-writer.js";
-import type { AppendAck, ChannelKey, SessionIO, SessionRef, StoredRecord, StreamStore } from "../../src/channels/stream-store.js";
+import type { AppendAck, ChannelKey, SessionIO, SessionName, StoredRecord, StreamStore } from "../../src/channels/stream-store.js";
 import type { Gql, TestServer } from "./test-server.js";
 
 /** How a store may differ from the reference (memory) store, and does. */
@@ -58,7 +58,7 @@ export interface ConformanceTarget {
 }
 
 interface TestChannel extends ChannelKey {
-  session: SessionRef;
+  session: SessionName;
 }
 
 const CLOSE = `mutation($id: ID!) { closeSession(id: $id) { status } }`;
