@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { LiveAccess } from "./auth/index.js";
-import { openAuthServices } from "./auth/index.js";
+import { openAuthServices, type AuthServices } from "./auth/index.js";
 import type { Authenticator } from "./auth/index.js";
 import type { SigningKeys } from "./auth/index.js";
 import type { Config } from "./config.js";
@@ -17,6 +17,8 @@ import { storageCaps } from "./channels/index.js";
 import { MemoryPendingIndex } from "./waitpoints/index.js";
 import { RedisPendingIndex } from "./waitpoints/index.js";
 import { WaitpointService } from "./waitpoints/index.js";
+import { Callbacks } from "./callbacks/index.js";
+import { loadMasterKey } from "./auth/index.js";
 import { Watchers } from "./live/index.js";
 import { LocalSignals, RedisSignals, type Signals } from "./live/index.js";
 import type { StreamStore } from "./channels/index.js";
@@ -46,6 +48,8 @@ export interface Services {
   authenticator: Authenticator;
   /** Per-environment token signing keys, sealed with the master key. */
   signingKeys: SigningKeys;
+  /** Revokes an environment's public access tokens issued until now, on every node. */
+  revokeTokens: AuthServices["revokeTokens"];
   sessions: SessionStore;
   sessionsRepository: SessionsRepository;
   store: StreamStore;
@@ -59,6 +63,8 @@ export interface Services {
   /** Direct channel access handed out, revoked when the rights it was given under end. */
   accessGrants: ChannelAccessGrants;
   waitpoints: WaitpointService;
+  /** Waitpoint callbacks: the URL policy, the webhook signing secrets, the deliverer. */
+  callbacks: Callbacks;
   /** The limits in force: src/limits.ts's defaults, overridden by configuration. */
   limits: Limits;
   /** Where every refusal by a limit is recorded (metric and throttled warn line). */
@@ -116,6 +122,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   );
   writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
   await waitpoints.start();
+  // The master key openAuthServices loaded (or made) seals the webhook secrets too.
+  const callbacks = new Callbacks(config, resolvedLimits, { prisma, sql: db.sql, signals, sealer: loadMasterKey(config).masterKey, logger });
+  callbacks.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
   const housekeeping = createHousekeeping(config, db, redis, logger, resolvedLimits);
   housekeeping.start();
@@ -142,6 +151,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     replication,
     authenticator: auth.authenticator,
     signingKeys: auth.signingKeys,
+    revokeTokens: auth.revokeTokens,
     sessions,
     sessionsRepository: clickhouse ? new ClickHouseSessionsRepository(clickhouse, sessions) : new PostgresSessionsRepository(prisma),
     store,
@@ -152,6 +162,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     live,
     accessGrants: new ChannelAccessGrants(prisma, store, logError("channel access revocation")),
     waitpoints,
+    callbacks,
     limits: resolvedLimits,
     refusals,
     housekeeping,
@@ -159,6 +170,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       // Replication first: it flushes and acknowledges what it holds before the connections go.
       await replication?.stop();
       await clickhouse?.close();
+      // Attempts in flight end and their rows are due again at once, before the database goes.
+      await callbacks.stop();
       await waitpoints.close();
       fanout.close();
       sessionWatch.close();

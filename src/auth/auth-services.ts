@@ -5,11 +5,17 @@ import type { Signals } from "../live/index.js";
 import { CredentialListener } from "./credential-signals.js";
 import { loadMasterKey } from "./master-key.js";
 import { Authenticator } from "./principal.js";
+import { revokeTokens } from "./revocation.js";
 import { SigningKeys } from "./signing-keys.js";
 
 export interface AuthServices {
   authenticator: Authenticator;
   signingKeys: SigningKeys;
+  /**
+   * Revokes every public access token of the environment issued until now, here and on every
+   * node (the `revoke` signal); resolves to the instant tokens issued before are refused.
+   */
+  revokeTokens(environmentId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,12 @@ export async function openAuthServices(config: Config, db: Database, signals: Si
   return {
     authenticator,
     signingKeys,
+    async revokeTokens(environmentId) {
+      const before = await revokeTokens(db.prisma, environmentId);
+      // This process's cache and live subscriptions at once; the other processes when the signal reaches them.
+      signals.publish({ kind: "revoke", environmentId, before });
+      return before;
+    },
     async close() {
       authenticator.close();
       await listener?.close();

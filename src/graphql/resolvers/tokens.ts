@@ -1,14 +1,10 @@
 import { z } from "zod";
-import { signAccessToken } from "../../auth/index.js";
-import { audit } from "../../auth/index.js";
-import { revokeTokens } from "../../auth/index.js";
-import { scopeSchema } from "../../auth/index.js";
-import { randomToken } from "../../auth/index.js";
-import type { Context } from "../context.js";
+import { audit, randomToken, scopeSchema, signAccessToken } from "../../auth/index.js";
+import { limits } from "../../limits.js";
 import { durationSchema } from "../../sessions/index.js";
+import type { Context } from "../context.js";
 import { environmentId, parseInput } from "./common.js";
 
-import { limits } from "../../limits.js";
 const MAX_TOKEN_LIFETIME_MS = limits.tokenLifetimeMs;
 
 const tokenRequestSchema = z.object({
@@ -33,9 +29,7 @@ export async function createPublicAccessToken(ctx: Context, args: { scopes: stri
 
 export async function revokePublicAccessTokens(ctx: Context) {
   const envId = environmentId(ctx);
-  const before = await revokeTokens(ctx.services.prisma, envId);
-  // This process's cache and live subscriptions at once; the other processes when the signal reaches them.
-  ctx.services.signals.publish({ kind: "revoke", environmentId: envId, before });
+  const before = await ctx.services.revokeTokens(envId);
   const revokedBefore = new Date(before);
   await ctx.services.accessGrants.tokensRevoked(envId, revokedBefore);
   audit(ctx.services.logger, "tokens.revoked", { environmentId: envId, requestId: ctx.requestId, revokedBefore });
