@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseDuration } from "./duration.js";
 import { limitsEnvShape } from "./limits.js";
 
 /**
@@ -28,6 +29,16 @@ const corsOriginsSchema = z
   });
 
 const optionalUrl = z.string().trim().min(1).pipe(z.url()).optional();
+
+/** RETENTION_SWEEP_INTERVAL: a duration (src/duration.ts) from 1s to 1d. */
+const sweepIntervalSchema = z.string().transform((text, ctx): number => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1_000 || ms > 86_400_000) {
+    ctx.addIssue({ code: "custom", message: `a duration from 1s to 1d, like "30s" or "5m"` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** Environment variables, as documented in OPERATING.md. */
 const configSchema = z
@@ -67,8 +78,14 @@ const configSchema = z
     GRAPHIQL: z.enum(["0", "1"], { message: "must be 0 (off) or 1 (on)" }).default("1"),
     // The configurable limits (rate limits, quotas): their variables and defaults live in src/limits.ts.
     ...limitsEnvShape,
-    /** Time between housekeeping sweeps (expired idempotency keys, old finished waitpoints). */
-    HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+    /**
+     * Time between sweeps of the one sweeper (src/housekeeping): retention (SESSION_RETENTION,
+     * RECORD_RETENTION and each session's recordRetention), expired idempotency keys, old finished
+     * waitpoints, expired access grants, storage measurement. Default 60s.
+     */
+    RETENTION_SWEEP_INTERVAL: sweepIntervalSchema.optional(),
+    /** The same interval in milliseconds, the older name: used when RETENTION_SWEEP_INTERVAL is unset. */
+    HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).optional(),
   })
   .refine((c) => !c.S2_ACCESS_TOKEN === !c.S2_BASIN, {
     message: "S2_ACCESS_TOKEN and S2_BASIN must be set together",
@@ -79,7 +96,11 @@ const configSchema = z
     path: ["CLICKHOUSE_URL"],
   });
 
-export type Config = z.infer<typeof configSchema> & { replicationEnabled: boolean };
+export type Config = z.infer<typeof configSchema> & {
+  replicationEnabled: boolean;
+  /** Time between sweeps: RETENTION_SWEEP_INTERVAL, else HOUSEKEEPING_INTERVAL_MS, else 60 s. */
+  sweepIntervalMs: number;
+};
 
 export class ConfigError extends Error {}
 
@@ -95,5 +116,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const replicationEnabled = c.REPLICATION_ENABLED
     ? c.REPLICATION_ENABLED === "1"
     : Boolean(c.DATABASE_URL && c.CLICKHOUSE_URL);
-  return { ...c, replicationEnabled };
+  const sweepIntervalMs = c.RETENTION_SWEEP_INTERVAL ?? c.HOUSEKEEPING_INTERVAL_MS ?? 60_000;
+  return { ...c, replicationEnabled, sweepIntervalMs };
 }

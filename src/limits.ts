@@ -91,6 +91,21 @@ const durationMsSchema = z.string().transform((text, ctx): number => {
   return ms;
 });
 
+/** A duration like "90d" (see parseDuration), or "off"/"0" for none: kept forever. */
+const retentionSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((text, ctx): number | null => {
+    if (text === "off" || text === "0") return null;
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `a duration like "30d" or "12h", or "off"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 const rate = (what: string, env: string, value: Rate | null): ConfigurableLimit<Rate | null> => ({
   what,
   env,
@@ -244,6 +259,24 @@ export const limitTable = {
     error: "PAYLOAD_TOO_LARGE",
     schema: capSchema,
   },
+  // Retention (src/lifecycle, applied by the sweeper every RETENTION_SWEEP_INTERVAL; docs/retention.md)
+  sessionRetentionMs: {
+    what: "a closed or expired session is kept after its close or expiry, then deleted with its records and waitpoints",
+    env: "SESSION_RETENTION",
+    value: null,
+    unit: "ms",
+    error: "none",
+    schema: retentionSchema,
+  },
+  recordRetentionMs: {
+    what: "records are kept (both channels) in sessions created without `recordRetention`, then trimmed",
+    env: "RECORD_RETENTION",
+    value: null,
+    unit: "ms",
+    error: "none",
+    schema: retentionSchema,
+  },
+  recordRetentionMaxMs: { what: "`recordRetention` of a session", value: 3650 * DAY, unit: "ms", error: "BAD_USER_INPUT" },
   finishedWaitpointRetentionMs: {
     what: "a finished waitpoint is kept for",
     env: "WAITPOINT_RETENTION",
@@ -307,7 +340,8 @@ export type RefusalReason =
   | (string & {});
 
 function formatFigure(value: number | Rate | null, unit: FixedLimit["unit"]): string {
-  if (value === null) return "unlimited";
+  // A retention left unset keeps things forever; any other limit left unset is no limit.
+  if (value === null) return unit === "ms" ? "forever" : "unlimited";
   if (typeof value === "object") return `${value.burst} at once, refilled ${value.burst} per ${formatMs(value.perMs)}`;
   if (unit === "ms") return formatMs(value);
   if (unit === "bytes") {

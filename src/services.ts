@@ -26,6 +26,7 @@ import { createMetrics, type Metrics } from "./http/index.js";
 import { limits, resolveLimits, type Limits } from "./limits.js";
 import { Refusals } from "./refusals.js";
 import { createHousekeeping, type Housekeeping } from "./housekeeping/index.js";
+import { createLifecycle, type Lifecycle } from "./lifecycle/index.js";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { migrateClickHouse, openClickHouse } from "./db/index.js";
 import { createReplication } from "./replication/index.js";
@@ -69,7 +70,9 @@ export interface Services {
   limits: Limits;
   /** Where every refusal by a limit is recorded (metric and throttled warn line). */
   refusals: Refusals;
-  /** Scheduled purges: expired idempotency keys, old finished waitpoints. */
+  /** Trimming channels and deleting sessions (the API's and retention's). */
+  lifecycle: Lifecycle;
+  /** The one sweeper: retention, expired idempotency keys, old finished waitpoints, access grants, storage measurement. */
   housekeeping: Housekeeping;
   close(): Promise<void>;
 }
@@ -95,7 +98,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const caps = storageCaps(resolvedLimits);
   const store: StreamStore =
     config.S2_ACCESS_TOKEN && config.S2_BASIN
-      ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT })
+      ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT, sql: db.sql })
       : new LocalStreamStore(db.sql, { caps });
   const sessions = new SessionStore(prisma);
   const writer = new ChannelWriter(prisma, store, sessions, { caps, refusals });
@@ -126,7 +129,25 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const callbacks = new Callbacks(config, resolvedLimits, { prisma, sql: db.sql, signals, sealer: loadMasterKey(config).masterKey, logger });
   callbacks.start();
   const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
-  const housekeeping = createHousekeeping(config, db, redis, logger, resolvedLimits);
+  const accessGrants = new ChannelAccessGrants(prisma, store, logError("channel access revocation"));
+  const lifecycle = createLifecycle({
+    sql: db.sql,
+    store,
+    signals,
+    waitpoints,
+    accessGrants,
+    metrics: {
+      recordsTrimmed: (n, cause) => metrics.recordsTrimmed.inc({ cause }, n),
+      sessionDeleted: (cause) => metrics.sessionsDeleted.inc({ cause }),
+    },
+    onError: logError("data lifecycle"),
+    sessionRetentionMs: resolvedLimits.sessionRetentionMs,
+    recordRetentionMs: resolvedLimits.recordRetentionMs,
+  });
+  const housekeeping = createHousekeeping(config, db, redis, logger, resolvedLimits, {
+    tasks: lifecycle.tasks,
+    onSwept: (ms) => metrics.sweepDuration.observe(ms / 1000),
+  });
   housekeeping.start();
   const live = new LiveAccess(signals, (id) => sessions.byId(id), logError("live access check"));
 
@@ -160,7 +181,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     fanout,
     sessionWatch,
     live,
-    accessGrants: new ChannelAccessGrants(prisma, store, logError("channel access revocation")),
+    accessGrants,
+    lifecycle,
     waitpoints,
     callbacks,
     limits: resolvedLimits,

@@ -25,7 +25,7 @@ async function serviceStore(backend: "pglite" | "postgres", extra: Record<string
 const stores: { name: string; traits: StoreTraits; open: () => Promise<ConformanceTarget> }[] = [
   {
     name: "memory",
-    traits: { timestamps: "reported", readBytes: jsonBytes, follows: true, storesNul: true },
+    traits: { timestamps: "reported", readBytes: jsonBytes, follows: true, storesNul: true, trimTakesSeqNum: false },
     async open() {
       // The memory store behind a writer of its own, on a PGlite service (the writer keeps the
       // session rows, close guard and idempotency keys in the database, whatever the store).
@@ -36,18 +36,18 @@ const stores: { name: string; traits: StoreTraits; open: () => Promise<Conforman
   },
   {
     name: "local on PGlite",
-    traits: { timestamps: "reported", readBytes: jsonBytes, follows: false, storesNul: false },
+    traits: { timestamps: "reported", readBytes: jsonBytes, follows: false, storesNul: false, trimTakesSeqNum: false },
     open: () => serviceStore("pglite"),
   },
   {
     name: "local on PostgreSQL",
-    traits: { timestamps: "reported", readBytes: jsonBytes, follows: false, storesNul: false },
+    traits: { timestamps: "reported", readBytes: jsonBytes, follows: false, storesNul: false, trimTakesSeqNum: false },
     open: () => serviceStore("postgres"),
   },
   {
     name: "S2 (SDK against the S2 double)",
     // S2 meters a record as its body plus 8 bytes (no headers here).
-    traits: { timestamps: "own-clock", readBytes: (json) => Buffer.byteLength(json) + 8, follows: true, storesNul: true },
+    traits: { timestamps: "own-clock", readBytes: (json) => Buffer.byteLength(json) + 8, follows: true, storesNul: true, trimTakesSeqNum: true },
     async open() {
       const double = await startS2Double("s2-root-token");
       return serviceStore("pglite", double.env, () => double.close());

@@ -1,5 +1,5 @@
 // The typed client of the Sessions API, and the AI SDK chat layer over it.
-export { SessionsClient, SessionsError, type SessionsClientOptions, type Token } from "./sessions-client.js";
+export { type FollowOptions, RecordsTrimmedError, SessionsClient, SessionsError, type SessionsClientOptions, type Token, type TrimmedGap } from "./sessions-client.js";
 export type { ChatConnectionOptions } from "./chat/connection.js";
 export { SessionsChatTransport, type SessionsChatTransportOptions } from "./chat/transport.js";
 export { serveChat, type ChatServer, type ChunkSource, type RespondArgs, type ServeChatEvent, type ServeChatOptions } from "./chat/serve-chat.js";

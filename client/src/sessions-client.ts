@@ -30,6 +30,52 @@ export class SessionsError extends Error {
     super(message);
     this.name = "SessionsError";
   }
+
+  /** The error a GraphQL error stands for: RecordsTrimmedError for RECORDS_TRIMMED, else a SessionsError with its code. */
+  static of(error: { message: string; extensions?: Record<string, unknown> }): SessionsError {
+    const code = typeof error.extensions?.code === "string" ? error.extensions.code : undefined;
+    const head = error.extensions?.headSeqNum;
+    if (code === "RECORDS_TRIMMED" && typeof head === "number") return new RecordsTrimmedError(error.message, head);
+    return new SessionsError(error.message, code);
+  }
+}
+
+/**
+ * A read from below the channel's head: the records asked for were trimmed (trimSessionChannel or
+ * retention) and will never come. `headSeqNum` is where the channel now starts.
+ */
+export class RecordsTrimmedError extends SessionsError {
+  constructor(
+    message: string,
+    readonly headSeqNum: number,
+  ) {
+    super(message, "RECORDS_TRIMMED");
+    this.name = "RecordsTrimmedError";
+  }
+}
+
+/** What follow() skipped when told to go on from the head (see FollowOptions.onTrimmed). */
+export interface TrimmedGap {
+  /** The first seqNum follow() wanted next. */
+  fromSeqNum: number;
+  /** Where it goes on: the first seqNum still stored. Records fromSeqNum to headSeqNum - 1 are gone. */
+  headSeqNum: number;
+}
+
+export interface FollowOptions {
+  /** Where to start; default: the channel's tail when following begins (only what comes next). */
+  fromSeqNum?: number;
+  /** Ends following, at once. */
+  signal?: AbortSignal;
+  /** Told of each failure that following recovers from by reconnecting. */
+  onReconnect?: (error: unknown) => void;
+  /**
+   * Records follow() wanted were trimmed. Without this option that is final: follow() throws a
+   * RecordsTrimmedError. With it, follow() reports the gap here and goes on from the head, so a
+   * caller that can live with a shorter history (a dashboard, a log tail) never shows a gap as if
+   * nothing were missing. Default: none (throw).
+   */
+  onTrimmed?: (gap: TrimmedGap) => void;
 }
 
 type SessionRecord = SessionRecordsSubscription["sessionRecords"];
@@ -81,7 +127,7 @@ export class SessionsClient {
     });
     const body = (await res.json()) as ExecutionResult<R>;
     const error = body.errors?.[0];
-    if (error) throw new SessionsError(error.message, error.extensions?.code as string | undefined);
+    if (error) throw SessionsError.of(error);
     return body.data as R;
   }
 
@@ -110,7 +156,8 @@ export class SessionsClient {
       for await (const result of results) {
         const error = result.errors?.[0];
         if (error) {
-          const code = (error as { extensions?: { code?: string } }).extensions?.code;
+          const failure = SessionsError.of(error as { message: string; extensions?: Record<string, unknown> });
+          const code = failure.code;
           // A graphql-ws socket is authenticated once, when it connects: after its token expired,
           // operations need a new socket (asking the token again). The old one serves what still
           // runs on it and closes with its last operation (graphql-ws is lazy).
@@ -118,7 +165,7 @@ export class SessionsClient {
             this.retired.add(ws);
             this.ws = undefined;
           }
-          throw new SessionsError(error.message, code);
+          throw failure;
         }
         if (result.data) yield result.data as R;
       }
@@ -132,8 +179,10 @@ export class SessionsClient {
    * after the last one delivered; ends when the session is closed and everything was delivered,
    * or when `signal` aborts. With a token function, an expired token is replaced (the function is
    * asked again) and following goes on; UNAUTHENTICATED is final only when that does not help.
+   * Records trimmed before they could be delivered throw a RecordsTrimmedError, or with
+   * `onTrimmed`, are reported there and skipped: never skipped silently.
    */
-  async *follow(id: string, io: SessionIo, opts: { fromSeqNum?: number; signal?: AbortSignal; onReconnect?: (error: unknown) => void } = {}): AsyncGenerator<SessionRecord> {
+  async *follow(id: string, io: SessionIo, opts: FollowOptions = {}): AsyncGenerator<SessionRecord> {
     let next = opts.fromSeqNum;
     let failures = 0;
     let renewals = 0;
@@ -149,6 +198,11 @@ export class SessionsClient {
         }
         return;
       } catch (error) {
+        if (error instanceof RecordsTrimmedError && opts.onTrimmed && next !== undefined && error.headSeqNum > next) {
+          opts.onTrimmed({ fromSeqNum: next, headSeqNum: error.headSeqNum });
+          next = error.headSeqNum;
+          continue;
+        }
         const code = error instanceof SessionsError ? (error.code ?? "") : "";
         const renew = code === "UNAUTHENTICATED" && this.renewsToken && renewals++ < RENEWALS_IN_A_ROW;
         if (FINAL_CODES.includes(code) && !renew) throw error;

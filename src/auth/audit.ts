@@ -8,6 +8,8 @@ export type AuditEvent =
   | "signing-key.rotated"
   | "session.renamed"
   | "session.closed"
+  | "session.deleted"
+  | "channel.trimmed"
   | (string & {});
 
 /** A field's value: plain data only, so nothing reaches the log by accident through an object. */

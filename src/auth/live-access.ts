@@ -63,7 +63,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class LiveAccess {
   private byEnvironment = new Map<string, Set<Cuttable>>();
-  /** Only guards whose access depends on what the session is called: `read:all` never does. */
+  /**
+   * Every guard, by its session: a change re-checks those whose access depends on what the session
+   * is called, and a deletion ends them all, `read:all` included.
+   */
   private bySession = new Map<string, Set<Cuttable>>();
   private unsubscribe: () => void;
 
@@ -77,13 +80,13 @@ export class LiveAccess {
 
   /** `source`, ended with UNAUTHENTICATED, FORBIDDEN or NOT_FOUND as soon as the caller may no longer read the session. */
   guard<T>(caller: LiveCaller, source: AsyncIterator<T>, options: GuardOptions<T>): AsyncIterableIterator<T | LiveRefusal> {
-    const { environmentId, grants } = caller.principal;
+    const { environmentId } = caller.principal;
     const guard: Guard<T> = new Guard(source, caller, options, () => {
       remove(this.byEnvironment, environmentId, guard);
       remove(this.bySession, options.sessionId, guard);
     });
     add(this.byEnvironment, environmentId, guard);
-    if (!canAll(grants, "read")) add(this.bySession, options.sessionId, guard);
+    add(this.bySession, options.sessionId, guard);
     return guard;
   }
 
@@ -101,7 +104,11 @@ export class LiveAccess {
       this.checking(guards, check);
     } else if (signal.kind === "session") {
       const guards = [...(this.bySession.get(signal.sessionId) ?? [])];
-      if (guards.length > 0) this.checking(guards, this.recheck(signal.sessionId, guards));
+      if (guards.length === 0) return;
+      // Only access by name can end with a rename while events flow, so only those guards hold
+      // their events; `read:all` ones go on and just learn whether the session was deleted.
+      const byName = guards.filter((guard) => !canAll(guard.caller.principal.grants, "read"));
+      this.checking(byName, this.recheck(signal.sessionId, guards));
     }
   }
 
@@ -124,7 +131,11 @@ export class LiveAccess {
     );
   }
 
-  /** One read for every subscription of the session: renamed away or gone ends each that no longer covers it. */
+  /**
+   * One read for every subscription of the session: renamed away ends each that no longer covers
+   * it, gone (deleteSession, retention) ends them all. `read:all` covers any name, so such guards
+   * only need this read when the session may be gone.
+   */
   private async recheck(sessionId: string, guards: Cuttable[]) {
     const session = await this.loadSession(sessionId);
     for (const guard of guards) {

@@ -9,5 +9,5 @@ export { ChannelWriter } from "./channel-writer.js";
 export { LocalStreamStore } from "./local-stream-store.js";
 export { S2StreamStore } from "./s2-stream-store.js";
 export { storageCaps } from "./storage-caps.js";
-export { channelKey, parseChannelKey } from "./stream-store.js";
-export type { AppendAck, ChannelKey, SessionIO, StoredRecord, StreamStore } from "./stream-store.js";
+export { channelKey, channelsOf, parseChannelKey } from "./stream-store.js";
+export type { AppendAck, ChannelKey, SessionIO, StoredRecord, StreamStore, TrimResult } from "./stream-store.js";

@@ -1,12 +1,14 @@
 import { Prisma } from "../generated/prisma/client.js";
 import type { Prepared, Sql } from "../db/index.js";
-import { ApiError, badInput } from "../errors/index.js";
+import { ApiError, badInput, recordsTrimmed } from "../errors/index.js";
 import { isSessionId } from "../sessions/index.js";
 import { groupCommit } from "./group-commit.js";
 import { appendBytes, siblingBytes, StorageFullError, storageCaps, type StorageCaps } from "./storage-caps.js";
 import { limits } from "../limits.js";
 import {
+  channelsOf,
   streamName,
+  type TrimResult,
   type AppendTransaction,
   type ChannelKey,
   type GuardedAppend,
@@ -114,9 +116,21 @@ const batchAppend: Prepared = {
   FROM req LEFT JOIN s ON s.i = req.i LEFT JOIN upd u ON u.i = req.i`,
 };
 
+/**
+ * The channel's head, read in the same statement (so the same snapshot) as the records: a trim
+ * moves the head before it deletes anything, so a read sees either the old head and the records
+ * still there, or the new head, never a gap.
+ */
+const headOf = `SELECT COALESCE((SELECT head_seq_num FROM channels WHERE session_id = $1 AND io = $2), 0) AS head`;
+
+/** Records from $3 (none when $3 is below the head), always with one row carrying the head. */
 const readRecords: Prepared = {
-  name: "read-records",
-  text: "SELECT seq_num, timestamp, data FROM channel_records WHERE session_id = $1 AND io = $2 AND seq_num >= $3 ORDER BY seq_num LIMIT $4",
+  name: "read-records-from-head",
+  text: `WITH h AS (${headOf})
+  SELECT r.seq_num, r.timestamp, r.data, h.head FROM h LEFT JOIN LATERAL (
+    SELECT seq_num, timestamp, data FROM channel_records
+    WHERE session_id = $1 AND io = $2 AND seq_num >= $3 AND $3 >= h.head ORDER BY seq_num LIMIT $4
+  ) r ON true`,
 };
 /**
  * readRecords within a byte budget: walks the channel a record at a time from the first one at or
@@ -130,11 +144,11 @@ const readRecords: Prepared = {
  * ms for 100 records). Each record's JSON text is made once, both measured and returned.
  */
 const readRecordsCapped: Prepared = {
-  name: "read-records-capped",
-  text: `WITH RECURSIVE walk AS (
+  name: "read-records-capped-from-head",
+  text: `WITH RECURSIVE h AS (${headOf}), walk AS (
     (SELECT c.seq_num, c.timestamp, j.json, 1 AS n, octet_length(j.json)::bigint AS total
-     FROM channel_records c, LATERAL (SELECT c.data::text AS json) j
-     WHERE c.session_id = $1 AND c.io = $2 AND c.seq_num >= $3 ORDER BY c.seq_num LIMIT 1)
+     FROM h, channel_records c, LATERAL (SELECT c.data::text AS json) j
+     WHERE c.session_id = $1 AND c.io = $2 AND c.seq_num >= $3 AND $3 >= h.head ORDER BY c.seq_num LIMIT 1)
     UNION ALL
     SELECT c.seq_num, c.timestamp, c.json, w.n + 1, w.total + octet_length(c.json)
     FROM walk w
@@ -144,9 +158,44 @@ const readRecordsCapped: Prepared = {
     ) c
     WHERE w.n < $4 AND w.total + octet_length(c.json) <= $5
   )
-  SELECT seq_num, timestamp, json FROM walk`,
+  SELECT w.seq_num, w.timestamp, w.json, h.head FROM h LEFT JOIN walk w ON true`,
 };
 const readTail: Prepared = { name: "read-tail", text: "SELECT tail_seq_num FROM channels WHERE session_id = $1 AND io = $2" };
+const readHead: Prepared = { name: "read-head", text: "SELECT head_seq_num FROM channels WHERE session_id = $1 AND io = $2" };
+
+/**
+ * Moves the head to $3, never past the tail and never back, under the channel row's lock for as
+ * long as this one statement takes: appends queue behind it for a moment, not for the deletion
+ * of the records, which comes afterwards in batches. Answers the head before and after.
+ */
+const moveHead = `UPDATE channels c SET head_seq_num = GREATEST(c.head_seq_num, LEAST($3::bigint, c.tail_seq_num))
+  FROM (SELECT head_seq_num FROM channels WHERE session_id = $1 AND io = $2) before
+  WHERE c.session_id = $1 AND c.io = $2
+  RETURNING before.head_seq_num AS previous, c.head_seq_num AS head`;
+
+/**
+ * Removes up to $4 records below $3, lowest first, and takes what they held off the channel's
+ * stored bytes (as PostgreSQL renders them: a little more than the JSON the append counted, so
+ * the count errs low, never below zero). Records below the head are never read again, so the
+ * batches can trail the head: a crash between them leaves records that the next trim removes.
+ */
+const deleteBelow = `WITH gone AS (
+    DELETE FROM channel_records WHERE (session_id, io, seq_num) IN (
+      SELECT session_id, io, seq_num FROM channel_records WHERE session_id = $1 AND io = $2 AND seq_num < $3 ORDER BY seq_num LIMIT $4)
+    RETURNING octet_length(data::text) AS bytes
+  ), counted AS (
+    UPDATE channels SET stored_bytes = GREATEST(0, stored_bytes - (SELECT COALESCE(sum(bytes), 0) FROM gone))
+    WHERE session_id = $1 AND io = $2 AND EXISTS (SELECT 1 FROM gone)
+  )
+  SELECT count(*)::int AS n FROM gone`;
+
+/** The first record at or after a time, above the head; timestamps only grow along a channel. */
+const firstSince = `WITH h AS (${headOf})
+  SELECT seq_num FROM h, channel_records WHERE session_id = $1 AND io = $2 AND seq_num >= h.head AND timestamp >= $3
+  ORDER BY seq_num LIMIT 1`;
+
+/** Records removed per statement by a trim or a delete: each statement short, nothing held for long. */
+const DELETE_BATCH = 1_000;
 
 interface PendingAppend {
   session: SessionName;
@@ -185,6 +234,16 @@ function storableJson(records: NewRecords) {
   const json = `[${records.json.join(",")}]`;
   if (escapedNul.test(json)) throw badInput("records cannot contain the NUL character (\\u0000) in the local store");
   return json;
+}
+
+/**
+ * The records of a read statement's rows (each row carries the head; a row without a seqNum only
+ * that), or RECORDS_TRIMMED when the read began below the head.
+ */
+function fromHead<R extends { seq_num: string | bigint | null; head: string | bigint }>(rows: R[], fromSeqNum: number): (R & { seq_num: string | bigint })[] {
+  const head = Number(rows[0]?.head ?? 0);
+  if (fromSeqNum < head) throw recordsTrimmed(head);
+  return rows.filter((r): r is R & { seq_num: string | bigint } => r.seq_num !== null);
 }
 
 /** What a row of either append statement says; undefined when the item must be appended alone. */
@@ -295,22 +354,54 @@ export class LocalStreamStore implements StreamStore {
 
   async read({ sessionId, io }: ChannelKey, fromSeqNum: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
     if (maxBytes !== undefined && Number.isFinite(maxBytes) && limit > 1) {
-      const capped = await this.sql.query<{ seq_num: string | bigint; timestamp: Date; json: string }>(readRecordsCapped, [
+      const capped = await this.sql.query<{ seq_num: string | bigint | null; timestamp: Date; json: string; head: string | bigint }>(readRecordsCapped, [
         sessionId,
         io,
         fromSeqNum,
         limit,
         Math.max(0, Math.floor(maxBytes)),
       ]);
-      return capped.map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: JSON.parse(r.json) as unknown }));
+      return fromHead(capped, fromSeqNum).map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: JSON.parse(r.json) as unknown }));
     }
-    const rows = await this.sql.query<{ seq_num: string | bigint; timestamp: Date; data: unknown }>(readRecords, [sessionId, io, fromSeqNum, limit]);
-    return rows.map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: r.data }));
+    const rows = await this.sql.query<{ seq_num: string | bigint | null; timestamp: Date; data: unknown; head: string | bigint }>(readRecords, [sessionId, io, fromSeqNum, limit]);
+    return fromHead(rows, fromSeqNum).map((r) => ({ seqNum: Number(r.seq_num), timestamp: r.timestamp, data: r.data }));
   }
 
   async tail({ sessionId, io }: ChannelKey): Promise<number> {
     const [row] = await this.sql.query<{ tail_seq_num: string | bigint }>(readTail, [sessionId, io]);
     return row ? Number(row.tail_seq_num) : 0;
+  }
+
+  async head({ sessionId, io }: ChannelKey): Promise<number> {
+    const [row] = await this.sql.query<{ head_seq_num: string | bigint }>(readHead, [sessionId, io]);
+    return row ? Number(row.head_seq_num) : 0;
+  }
+
+  async trim({ sessionId, io }: ChannelKey, beforeSeqNum: number): Promise<TrimResult> {
+    const [moved] = await this.sql.query<{ previous: string | bigint; head: string | bigint }>(moveHead, [sessionId, io, beforeSeqNum]);
+    // No channel row: nothing was ever appended, the head is the tail, 0.
+    if (!moved) return { previousHead: 0, head: 0 };
+    const head = Number(moved.head);
+    await this.deleteBatches(sessionId, io, head);
+    return { previousHead: Number(moved.previous), head };
+  }
+
+  private async deleteBatches(sessionId: string, io: SessionIO, below: number) {
+    for (;;) {
+      const [row] = await this.sql.query<{ n: number }>(deleteBelow, [sessionId, io, below, DELETE_BATCH]);
+      if ((row?.n ?? 0) < DELETE_BATCH) return;
+    }
+  }
+
+  async seqNumAt(channel: ChannelKey, time: Date): Promise<number> {
+    const [row] = await this.sql.query<{ seq_num: string | bigint }>(firstSince, [channel.sessionId, channel.io, time]);
+    return row ? Number(row.seq_num) : this.tail(channel);
+  }
+
+  /** Every record of both channels, in batches; the channel rows go with the session row (or here). */
+  async deleteChannels(sessionId: string): Promise<void> {
+    for (const { io } of channelsOf(sessionId)) await this.deleteBatches(sessionId, io, Number.MAX_SAFE_INTEGER);
+    await this.sql.query(`DELETE FROM channels WHERE session_id = $1`, [sessionId]);
   }
 
   /** No tokens are handed out for the local store, so none to revoke. */

@@ -1,6 +1,9 @@
+import { recordsTrimmed } from "../errors/index.js";
 import { seqNumMismatch } from "./local-stream-store.js";
 import {
   channelKey,
+  channelsOf,
+  type TrimResult,
   streamName,
   type AppendAck,
   type AppendTransaction,
@@ -23,6 +26,9 @@ export interface MemoryStreamStoreOptions {
 }
 
 interface MemoryChannel {
+  /** The first seqNum still stored: `records[i]` is seqNum head + i. */
+  head: number;
+  /** The records from the head to the tail. */
   records: StoredRecord[];
   /** Each record's JSON in UTF-8 bytes, as the writer encoded it: what the byte cap of `read` counts. */
   bytes: number[];
@@ -52,7 +58,7 @@ export class MemoryStreamStore implements StreamStore {
     const name = channelKey(key);
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = { records: [], bytes: [], waiters: new Set() };
+      channel = { head: 0, records: [], bytes: [], waiters: new Set() };
       this.channels.set(name, channel);
     }
     return channel;
@@ -61,7 +67,7 @@ export class MemoryStreamStore implements StreamStore {
   /** The transaction is not used: nothing here can roll back with the writer's database transaction. */
   async append(_tx: AppendTransaction | null, key: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
     const channel = this.channel(key);
-    const first = channel.records.length;
+    const first = channel.head + channel.records.length;
     if (matchSeqNum !== undefined && matchSeqNum !== first) throw seqNumMismatch(matchSeqNum, first);
     const timestamp = this.now();
     // Stored as parsed from the writer's JSON, as the other stores store it: the caller's objects
@@ -70,7 +76,7 @@ export class MemoryStreamStore implements StreamStore {
       channel.records.push({ seqNum: first + i, timestamp, data: JSON.parse(json) as unknown });
       channel.bytes.push(Buffer.byteLength(json));
     }
-    const tail = channel.records.length;
+    const tail = channel.head + channel.records.length;
     for (const wake of channel.waiters) wake();
     return { firstSeqNum: first, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp };
   }
@@ -80,18 +86,47 @@ export class MemoryStreamStore implements StreamStore {
     const channel = this.channels.get(channelKey(key));
     const out: StoredRecord[] = [];
     if (!channel) return out;
+    if (fromSeqNum < channel.head) throw recordsTrimmed(channel.head);
     let bytes = 0;
-    for (let seqNum = Math.max(0, fromSeqNum); seqNum < channel.records.length && out.length < limit; seqNum++) {
-      const size = channel.bytes[seqNum]!;
+    for (let i = Math.max(0, fromSeqNum - channel.head); i < channel.records.length && out.length < limit; i++) {
+      const size = channel.bytes[i]!;
       if (out.length > 0 && bytes + size > maxBytes) break;
-      out.push(channel.records[seqNum]!);
+      out.push(channel.records[i]!);
       bytes += size;
     }
     return out;
   }
 
   async tail(key: ChannelKey): Promise<number> {
-    return this.channels.get(channelKey(key))?.records.length ?? 0;
+    const channel = this.channels.get(channelKey(key));
+    return channel ? channel.head + channel.records.length : 0;
+  }
+
+  async head(key: ChannelKey): Promise<number> {
+    return this.channels.get(channelKey(key))?.head ?? 0;
+  }
+
+  /** In one synchronous step, like an append: a trim and an append never interleave. */
+  async trim(key: ChannelKey, beforeSeqNum: number): Promise<TrimResult> {
+    const channel = this.channels.get(channelKey(key));
+    if (!channel) return { previousHead: 0, head: 0 };
+    const previousHead = channel.head;
+    const drop = Math.max(0, Math.min(beforeSeqNum, previousHead + channel.records.length) - previousHead);
+    channel.records.splice(0, drop);
+    channel.bytes.splice(0, drop);
+    channel.head += drop;
+    return { previousHead, head: channel.head };
+  }
+
+  async seqNumAt(key: ChannelKey, time: Date): Promise<number> {
+    const channel = this.channels.get(channelKey(key));
+    if (!channel) return 0;
+    const found = channel.records.find((r) => r.timestamp.getTime() >= time.getTime());
+    return found ? found.seqNum : channel.head + channel.records.length;
+  }
+
+  async deleteChannels(sessionId: string): Promise<void> {
+    for (const key of channelsOf(sessionId)) this.channels.delete(channelKey(key));
   }
 
   /** Records from fromSeqNum on, then each new one as it is appended; ends (done) once the signal aborts. */
@@ -99,8 +134,10 @@ export class MemoryStreamStore implements StreamStore {
     const channel = this.channel(key);
     let next = Math.max(0, fromSeqNum);
     while (!signal.aborted) {
-      if (next < channel.records.length) {
-        yield channel.records[next++]!;
+      // Trimmed meanwhile: a live read goes on from the head (readers learn of the gap from read).
+      next = Math.max(next, channel.head);
+      if (next < channel.head + channel.records.length) {
+        yield channel.records[next++ - channel.head]!;
         continue;
       }
       await new Promise<void>((resolve) => {

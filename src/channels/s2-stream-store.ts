@@ -1,14 +1,35 @@
 import { randomUUID } from "node:crypto";
-import { AppendInput, AppendRecord, meteredBytes, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type S2Basin } from "@s2-dev/streamstore";
+import { AppendInput, AppendRecord, meteredBytes, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type ReadRecord, type S2Basin } from "@s2-dev/streamstore";
+import type { Sql } from "../db/index.js";
+import { recordsTrimmed } from "../errors/index.js";
+import { ChannelHeads } from "./channel-heads.js";
 import { seqNumMismatch } from "./local-stream-store.js";
-import { streamName, type AppendTransaction, type ChannelAccess, type ChannelKey, type NewRecords, type StoredRecord, type StreamStore } from "./stream-store.js";
+import {
+  channelsOf,
+  streamName,
+  type AppendTransaction,
+  type ChannelAccess,
+  type ChannelKey,
+  type NewRecords,
+  type StoredRecord,
+  type StreamStore,
+  type TrimResult,
+} from "./stream-store.js";
 
 export interface S2Options {
   accessToken: string;
   basin: string;
   /** Base address of the S2 API; unset: S2's cloud endpoints. */
   endpoint?: string;
+  /** The service's database, where channel heads are kept (see ChannelHeads). */
+  sql: Sql;
 }
+
+/**
+ * S2's command records (a trim, a fence) carry one header with an empty name; they hold no record
+ * of the channel, only take a seqNum, and are never handed on.
+ */
+const isCommand = (r: ReadRecord) => r.headers.length === 1 && r.headers[0]![0] === "";
 
 /** The most one unary read returns, in metered bytes; also S2's largest record, so it always holds the next one. */
 const S2_READ_MAX_BYTES = 1024 * 1024;
@@ -24,8 +45,10 @@ export class S2StreamStore implements StreamStore {
   readonly backend = "s2";
   private s2: S2;
   private basin: S2Basin;
+  private heads: ChannelHeads;
 
   constructor(private options: S2Options) {
+    this.heads = new ChannelHeads(options.sql);
     this.s2 = new S2({
       accessToken: options.accessToken,
       ...(options.endpoint && { endpoints: { account: options.endpoint, basin: options.endpoint } }),
@@ -78,6 +101,9 @@ export class S2StreamStore implements StreamStore {
   async read(channel: ChannelKey, fromSeqNum: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
     const cap = maxBytes !== undefined && Number.isFinite(maxBytes) ? Math.max(1, Math.floor(maxBytes)) : Infinity;
     const records: StoredRecord[] = [];
+    // Decided before S2 is asked: S2 applies a trim later, and its records are there until then.
+    const head = await this.heads.get(channel);
+    if (fromSeqNum < head) throw recordsTrimmed(head);
     try {
       const stream = this.stream(channel);
       let next = fromSeqNum;
@@ -92,7 +118,8 @@ export class S2StreamStore implements StreamStore {
         }
         if (batch.records.length === 0) break;
         for (const r of batch.records) {
-          records.push({ seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown });
+          if (records.length === limit) break;
+          if (!isCommand(r)) records.push({ seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown });
           room -= meteredBytes(r);
         }
         next = batch.records.at(-1)!.seqNum + 1;
@@ -110,7 +137,7 @@ export class S2StreamStore implements StreamStore {
       const session = await this.stream(channel).readSession({ start: { from: { seqNum: fromSeqNum }, clamp: true } }, { signal });
       for await (const r of session) {
         // clamp starts a read past the tail at the tail: records before fromSeqNum were not asked for.
-        if (r.seqNum >= fromSeqNum) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown };
+        if (r.seqNum >= fromSeqNum && !isCommand(r)) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown };
       }
     } catch (error) {
       // The SDK fails the read with "Request cancelled" on abort; an abort is how a follow ends.
@@ -125,6 +152,58 @@ export class S2StreamStore implements StreamStore {
       if (isNotFound(error)) return 0;
       throw error;
     }
+  }
+
+  head(channel: ChannelKey): Promise<number> {
+    return this.heads.get(channel);
+  }
+
+  /**
+   * The head moves in the database first (from then on reads below it are refused), then a trim
+   * command record asks S2 to remove the records below it, which S2 does in its own time. The
+   * command takes a seqNum of its own, above the head, and holds no record: reads pass over it. So
+   * a channel trimmed to its tail shows a head one below its tail, and a client appending with
+   * matchSeqNum sees the tail move by that one seqNum. (Were the head to pass the command too, a
+   * subscriber following at the tail would be told that a record it never missed was trimmed.)
+   */
+  async trim(channel: ChannelKey, beforeSeqNum: number): Promise<TrimResult> {
+    const tail = await this.tail(channel);
+    const target = Math.min(beforeSeqNum, tail);
+    const head = await this.heads.get(channel);
+    // Nothing between the head and the target but an earlier trim's command: nothing to remove,
+    // and no new command (retention would otherwise add one to an idle channel every sweep).
+    if (target <= head || (target === head + 1 && (await this.isCommandAt(channel, head)))) return { previousHead: head, head };
+    const moved = await this.heads.advance(channel, target, tail);
+    if (moved.head > moved.previousHead) await this.stream(channel).append(AppendInput.create([AppendRecord.trim(moved.head)]));
+    return moved;
+  }
+
+  private async isCommandAt(channel: ChannelKey, seqNum: number): Promise<boolean> {
+    const [record] = (await this.stream(channel).read({ start: { from: { seqNum }, clamp: true }, stop: { limits: { count: 1 } } })).records;
+    return record?.seqNum === seqNum && isCommand(record);
+  }
+
+  async seqNumAt(channel: ChannelKey, time: Date): Promise<number> {
+    try {
+      const batch = await this.stream(channel).read({ start: { from: { timestamp: time }, clamp: true }, stop: { limits: { count: 1 } } });
+      return batch.records[0]?.seqNum ?? (batch.tail?.seqNum ?? (await this.tail(channel)));
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      if (error instanceof RangeNotSatisfiableError) return this.tail(channel);
+      throw error;
+    }
+  }
+
+  /** Deletes both streams, then their heads; a stream gone already (or never made) is what was wanted. */
+  async deleteChannels(sessionId: string): Promise<void> {
+    for (const channel of channelsOf(sessionId)) {
+      try {
+        await this.basin.streams.delete({ stream: streamName(channel) });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    await this.heads.forget(sessionId);
   }
 
   /** A token for this one stream, with the operations the caller's scope allows. */

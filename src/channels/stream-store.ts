@@ -46,6 +46,17 @@ export type GuardedAppend =
 /** The database transaction an append runs in; it holds the session and channel locks. */
 export type AppendTransaction = Prisma.TransactionClient;
 
+export interface TrimResult {
+  previousHead: number;
+  head: number;
+}
+
+/** Both channels of a session. */
+export const channelsOf = (sessionId: string): ChannelKey[] => [
+  { sessionId, io: "OUT" },
+  { sessionId, io: "IN" },
+];
+
 /** Where clients may reach a channel directly, when the store allows it. */
 export interface ChannelAccess {
   backend: string;
@@ -78,9 +89,23 @@ export interface StreamStore {
    * measure: PostgreSQL's text of the stored jsonb, S2's metered bytes), but always at least one
    * when there is one: readers that cannot know record sizes in advance size reads by bytes
    * instead of assuming every record is as large as a record may be. Default: no byte cap.
+   * Fails with RECORDS_TRIMMED (carrying the head) when fromSeqNum is below the head, decided
+   * with the read itself: a read never skips trimmed records silently.
    */
   read(channel: ChannelKey, fromSeqNum: number, limit: number, maxBytes?: number): Promise<StoredRecord[]>;
   tail(channel: ChannelKey): Promise<number>;
+  /** The first seqNum still stored: records below it were trimmed. The tail when nothing is stored. */
+  head(channel: ChannelKey): Promise<number>;
+  /**
+   * Moves the head forward to beforeSeqNum (never past the tail, never back; seqNums are never
+   * reused) and removes the records below it, in short steps that do not hold up appends.
+   * Answers the head before and after. Idempotent.
+   */
+  trim(channel: ChannelKey, beforeSeqNum: number): Promise<TrimResult>;
+  /** The first seqNum stored at or after `time`, or the tail when none is: how far age-based retention trims. */
+  seqNumAt(channel: ChannelKey, time: Date): Promise<number>;
+  /** Removes both channels of a deleted session from the store, records and all. Idempotent. */
+  deleteChannels(sessionId: string): Promise<void>;
   /**
    * Records from fromSeqNum on, live, until the signal aborts. Stores that clients may write to
    * directly (S2) offer it, so followers see writes that never passed through this service.

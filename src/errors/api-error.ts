@@ -30,6 +30,21 @@ export const unauthenticated = (message = "a secret key or public access token i
 export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `session ${id} is closed or expired: it takes no writes`);
 
 /**
+ * A read from below a channel's head: those records were trimmed (trimSessionChannel, or record
+ * retention). Never a silent skip: the client learns where the channel now starts and decides
+ * whether to continue from there.
+ */
+export const recordsTrimmed = (headSeqNum: number) =>
+  new ApiError("RECORDS_TRIMMED", `records before seqNum ${headSeqNum} were trimmed: the channel now starts at ${headSeqNum}`, { headSeqNum });
+
+/** The head a RECORDS_TRIMMED error carries; undefined for any other error. */
+export function trimmedHead(error: unknown): number | undefined {
+  if (!(error instanceof ApiError) || error.extensions.code !== "RECORDS_TRIMMED") return undefined;
+  const head = error.extensions.headSeqNum;
+  return typeof head === "number" ? head : undefined;
+}
+
+/**
  * A field the contract declares whose work is still open: a clear refusal, never a made-up
  * result. `issue` names the tracker issue that will replace it.
  */

@@ -32,11 +32,14 @@ export interface HousekeepingOptions {
   maxBatches?: number;
   /** The clock, injectable for tests. Default `() => new Date()`. */
   now?: () => Date;
+  /** Told how long each sweep this node made took, and what each task counted (metrics). Default: nothing. */
+  onSwept?: (ms: number, counts: Record<string, number>) => void;
 }
 
 /**
- * Scheduled clean-up of rows nobody will read again, in small batches, by one node at a time.
- * Each kind of row is a SweepTask, so more can be added (record retention, issue #15).
+ * The one sweeper: scheduled clean-up in small batches, by one node at a time. Each kind of work
+ * is a SweepTask: retention (src/lifecycle), idempotency keys, finished waitpoints, access grants,
+ * storage measurement.
  */
 export class Housekeeping {
   private timer: NodeJS.Timeout | undefined;
@@ -44,9 +47,12 @@ export class Housekeeping {
 
   constructor(private options: HousekeepingOptions) {}
 
+  private get intervalMs() {
+    return this.options.intervalMs ?? 60_000;
+  }
+
   start() {
-    const every = this.options.intervalMs ?? 60_000;
-    this.timer = setInterval(() => void this.sweepIfLeader(), every);
+    this.timer = setInterval(() => void this.sweepIfLeader(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -58,9 +64,13 @@ export class Housekeeping {
     this.running = (async () => {
       try {
         if (lock && !(await lock.tryAcquire())) return;
+        // A lease (Redis) lasts one period: a sweep that runs longer keeps it, so no other node
+        // starts sweeping the same rows meanwhile.
+        const renewing = lock && this.options.releaseLock === false ? setInterval(() => void lock.renew().catch(() => {}), this.intervalMs / 3) : undefined;
         try {
           result = await this.sweep();
         } finally {
+          clearInterval(renewing);
           if (lock && this.options.releaseLock !== false) await lock.release();
         }
       } catch (error) {
@@ -72,22 +82,31 @@ export class Housekeeping {
     return result;
   }
 
-  /** One sweep of every task, without the lock (tests, or a caller that holds it). */
+  /**
+   * One sweep of every task, without the lock (tests, or a caller that holds it). A task that
+   * fails is logged and left for the next sweep; the tasks after it still run.
+   */
   async sweep(): Promise<Record<string, number>> {
     const { sql, tasks, batchSize = 1_000, maxBatches = 100 } = this.options;
+    const started = performance.now();
     const now = (this.options.now ?? (() => new Date()))();
     const deleted: Record<string, number> = {};
     for (const task of tasks) {
       let total = 0;
-      for (let i = 0; i < maxBatches; i++) {
-        const n = await task.sweepBatch(sql, now, batchSize);
-        total += n;
-        if (n < batchSize) break;
+      try {
+        for (let i = 0; i < maxBatches; i++) {
+          const n = await task.sweepBatch(sql, now, batchSize);
+          total += n;
+          if (n < batchSize) break;
+        }
+      } catch (error) {
+        this.options.logger.warn({ err: error, task: task.name }, "housekeeping task failed; retried next sweep");
       }
       deleted[task.name] = total;
       if (task.measures) this.options.logger.debug({ task: task.name, measured: total }, "housekeeping");
       else if (total > 0) this.options.logger.info({ task: task.name, deleted: total }, "housekeeping");
     }
+    this.options.onSwept?.(performance.now() - started, deleted);
     return deleted;
   }
 

@@ -8,19 +8,28 @@ import type { Config } from "../config.js";
 import type { Database } from "../db/index.js";
 import type { Limits } from "../limits.js";
 import { PostgresLeaderLock, RedisLeaderLock } from "../replication/index.js";
-import { Housekeeping } from "./housekeeping.js";
+import { Housekeeping, type HousekeepingOptions, type SweepTask } from "./housekeeping.js";
 import { environmentStorage, expiredAccessGrants, expiredAppendKeys, finishedWaitpoints } from "./tasks.js";
 
 export { Housekeeping, type SweepTask } from "./housekeeping.js";
 
+export interface HousekeepingExtras {
+  /** Tasks of other domains that run first, in this order: retention (src/lifecycle). Default none. */
+  tasks?: SweepTask[];
+  /** Told each sweep's duration (the sweep-duration metric). Default: nothing. */
+  onSwept?: HousekeepingOptions["onSwept"];
+}
+
 /**
- * The service's housekeeping: expired idempotency keys, old finished waitpoints, and each
- * environment's stored bytes (for the per-environment storage cap). With Redis a
- * lease as long as the period lets one node sweep per period; with PostgreSQL alone a session
- * advisory lock lets one node sweep at a time; the embedded default is one process.
+ * The service's one sweeper, every `config.sweepIntervalMs` (RETENTION_SWEEP_INTERVAL): first the
+ * tasks handed in (retention), then expired idempotency keys, old finished waitpoints, expired
+ * access grants and each environment's stored bytes (for the per-environment storage cap). With
+ * Redis a lease as long as the period (renewed while a sweep runs) lets one node sweep per period;
+ * with PostgreSQL alone a session advisory lock lets one node sweep at a time; the embedded
+ * default is one process.
  */
-export function createHousekeeping(config: Config, db: Database, redis: Redis | undefined, logger: Logger, limits: Limits) {
-  const intervalMs = config.HOUSEKEEPING_INTERVAL_MS;
+export function createHousekeeping(config: Config, db: Database, redis: Redis | undefined, logger: Logger, limits: Limits, extras: HousekeepingExtras = {}) {
+  const intervalMs = config.sweepIntervalMs;
   const lock = redis
     ? new RedisLeaderLock(redis, "sessions:housekeeping:leader", intervalMs)
     : config.DATABASE_URL
@@ -32,7 +41,9 @@ export function createHousekeeping(config: Config, db: Database, redis: Redis | 
     lock,
     releaseLock: !redis,
     intervalMs,
+    onSwept: extras.onSwept,
     tasks: [
+      ...(extras.tasks ?? []),
       expiredAppendKeys(limits.idempotencyKeyTtlMs),
       finishedWaitpoints(limits.finishedWaitpointRetentionMs),
       expiredAccessGrants(),

@@ -1,4 +1,4 @@
-import { ApiError } from "../errors/index.js";
+import { ApiError, trimmedHead } from "../errors/index.js";
 import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
 import { RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
@@ -141,7 +141,15 @@ class Follower {
     this.pumping ??= (async () => {
       try {
         while (this.position < this.wanted) {
-          const records = await this.store.read(this.channel, this.position, this.batch, this.batchBytes);
+          let records: StoredRecord[];
+          try {
+            records = await this.store.read(this.channel, this.position, this.batch, this.batchBytes);
+          } catch (error) {
+            const head = trimmedHead(error);
+            if (head === undefined) throw error;
+            this.trimmedPast(head, error as ApiError);
+            continue;
+          }
           if (records.length === 0) break;
           this.accept(records);
         }
@@ -153,6 +161,17 @@ class Follower {
       }
     })();
     return this.pumping;
+  }
+
+  /**
+   * A trim passed records this follower had not handed over yet. The subscribers still waiting
+   * for them are told so (RECORDS_TRIMMED with the head), never left to skip them silently; the
+   * follower goes on from the head, and subscribers already past it notice nothing.
+   */
+  private trimmedPast(head: number, error: ApiError) {
+    for (const sub of this.subscribers) if (sub.live && sub.next < head) sub.queue.fail(error);
+    this.position = Math.max(this.position, head);
+    this.wanted = Math.max(this.wanted, this.position);
   }
 
   /**
@@ -276,6 +295,9 @@ export class ChannelFanout {
         if (follower.closed) return await this.replay(channel, sub, Infinity);
         sub.live = true;
       } catch (error) {
+        // Replaying from below the head (a trim came after the subscription was checked): the
+        // subscriber learns where the channel now starts, as a new reader would.
+        if (trimmedHead(error) !== undefined) return sub.queue.fail(error as ApiError);
         this.onError(error);
         sub.queue.fail(new ApiError("INTERNAL_SERVER_ERROR", "could not read the channel"));
       }

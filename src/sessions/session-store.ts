@@ -12,6 +12,8 @@ export interface NewSession {
   tags?: string[] | null;
   metadata?: unknown;
   expiresAt: Date | null;
+  /** Records older than this are trimmed from both channels; null: the service's RECORD_RETENTION. */
+  recordRetentionMs?: number | null;
 }
 
 export interface SessionPatch {
@@ -65,6 +67,7 @@ export class SessionStore {
           tags: input.tags ?? [],
           metadata: input.metadata === undefined ? Prisma.DbNull : jsonValue(input.metadata),
           expiresAt: input.expiresAt,
+          recordRetentionMs: input.recordRetentionMs == null ? null : BigInt(input.recordRetentionMs),
         },
       });
       return { session, isCached: false };

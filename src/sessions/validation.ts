@@ -54,15 +54,14 @@ export const createSessionInputSchema = z
     metadata: metadataSchema.nullish(),
     expiresAt: z.date().nullish(),
     ttl: durationSchema("ttl", limits.maxTtlMs).nullish(),
-    recordRetention: z.string().nullish(),
+    recordRetention: durationSchema("recordRetention", limits.recordRetentionMaxMs).nullish(),
   })
   .transform(({ ttl, expiresAt, recordRetention, ...rest }, ctx) => {
-    if (recordRetention != null) ctx.addIssue({ code: "custom", path: ["recordRetention"], message: "recordRetention is not available on this server yet (issue #15)" });
     const expiry = expiresAt ?? (ttl ? new Date(Date.now() + ttl) : null);
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
       ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "expiresAt must be in the future" });
     }
-    return { ...rest, expiresAt: expiry };
+    return { ...rest, expiresAt: expiry, recordRetentionMs: recordRetention ?? null };
   });
 export type CreateSessionInput = z.input<typeof createSessionInputSchema>;
 

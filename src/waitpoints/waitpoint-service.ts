@@ -6,7 +6,7 @@ import type { Session } from "../sessions/index.js";
 import { sessionStatus } from "../sessions/index.js";
 import type { ChannelFanout } from "../live/index.js";
 import type { Signals } from "../live/index.js";
-import { channelKey, parseChannelKey, type AppendAck, type ChannelKey, type SessionIO, type StoredRecord, type StreamStore } from "../channels/index.js";
+import { channelKey, channelsOf, parseChannelKey, type AppendAck, type ChannelKey, type SessionIO, type StoredRecord, type StreamStore } from "../channels/index.js";
 import { Watchers } from "../live/index.js";
 import type { PendingIndex } from "./pending-index.js";
 
@@ -208,6 +208,17 @@ export class WaitpointService {
       }
     })();
     return this.rebuilding;
+  }
+
+  /**
+   * A deleted session (src/lifecycle): its waitpoint rows went with it; its channels' pending-index
+   * entries and watches go here, so nothing keeps waiting on channels that no longer exist.
+   */
+  async sessionDeleted(sessionId: string) {
+    for (const channel of channelsOf(sessionId)) {
+      await this.index.drain(channel, new Date());
+      void this.watches.get(channelKey(channel))?.return?.();
+    }
   }
 
   async close() {

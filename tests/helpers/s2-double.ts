@@ -1,14 +1,21 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+// The SDK's own protobuf messages (not among its package exports, hence the path): it appends a
+// batch holding a bytes record, such as a trim command, as protobuf.
+import { AppendAck, AppendInput } from "../../node_modules/@s2-dev/streamstore/dist/esm/generated/proto/s2.js";
 
 const MiB = 1024 * 1024;
 
 /**
  * A test double of the part of S2's REST API that @s2-dev/streamstore uses over fetch (HTTP/1.1):
- * create stream, append (with match_seq_num), read (JSON, and SSE read sessions with batch and
- * ping events), check tail, issue access token. Mirrors S2's limits: 1000 records and 1 MiB per
+ * create and delete stream, append (JSON, or protobuf for batches with bytes records; with
+ * match_seq_num), read (JSON, and SSE read sessions with batch and ping events; from a seq_num or
+ * a timestamp), check tail, issue access token. Mirrors S2's limits: 1000 records and 1 MiB per
  * append, 1000 records and 1 MiB (or less if asked) per unary read, dense seqNums from 0, 412 on a
- * seqNum mismatch, 416 past the tail without clamp.
+ * seqNum mismatch, 416 past the tail without clamp. A trim command record (one header with an
+ * empty name and value "trim", the body a big-endian u64 seqNum) takes a seqNum like any record
+ * and removes the records below its seqNum at once (S2 does so eventually); reads start at the
+ * first record left.
  */
 interface Rec {
   seq_num: number;
@@ -39,8 +46,11 @@ export interface IssuedToken {
   revoked?: boolean;
 }
 
+/** A stream: its records by seqNum (trimmed ones dropped), and where the records left begin. */
+type Stream = Rec[] & { trimmedBefore?: number };
+
 export async function startS2Double(accessToken: string) {
-  const streams = new Map<string, Rec[]>();
+  const streams = new Map<string, Stream>();
   const waiters = new Map<string, Set<() => void>>();
   const issued: IssuedToken[] = [];
   const requests: string[] = [];
@@ -53,6 +63,20 @@ export async function startS2Double(accessToken: string) {
     res.end(JSON.stringify(body));
   };
   const tailOf = (recs: Rec[]) => ({ seq_num: recs.length, timestamp: recs.at(-1)?.timestamp ?? 0 });
+  /** Records from `at` on, the trimmed ones left out. */
+  const from = (recs: Stream, at: number) => recs.slice(Math.max(at, recs.trimmedBefore ?? 0));
+  const raw = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  /** Applies a trim command record: records below its seqNum go (never back). */
+  const applyCommand = (recs: Stream, r: { headers: [string, string][]; bytes: Buffer }) => {
+    if (r.headers.length === 1 && r.headers[0]![0] === "" && r.headers[0]![1] === "trim" && r.bytes.length === 8) {
+      const before = Math.min(Number(r.bytes.readBigUInt64BE(0)), recs.length);
+      recs.trimmedBefore = Math.max(recs.trimmedBefore ?? 0, before);
+    }
+  };
   const body = async (req: IncomingMessage) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -92,6 +116,12 @@ export async function startS2Double(accessToken: string) {
         streams.set(k, []);
         return json(res, 201, { name: b.stream, created_at: new Date().toISOString(), deleted_at: null });
       }
+      const deleting = /^\/streams\/([^/]+)$/.exec(path);
+      if (req.method === "DELETE" && deleting) {
+        if (!streams.delete(key(basin, decodeURIComponent(deleting[1]!)))) return json(res, 404, { code: "stream_not_found", message: "no such stream" });
+        res.writeHead(202);
+        return res.end();
+      }
       const m = /^\/streams\/([^/]+)\/records(\/tail)?$/.exec(path);
       if (!m) return json(res, 404, { code: "not_found", message: path });
       const k = key(basin, decodeURIComponent(m[1]!));
@@ -101,27 +131,53 @@ export async function startS2Double(accessToken: string) {
       if (m[2]) return json(res, 200, { tail: tailOf(recs) });
 
       if (req.method === "POST") {
-        const b = (await body(req)) as { records: { body?: string; headers?: [string, string][] }[]; match_seq_num?: number | null };
-        const size = b.records.reduce((n, r) => n + Buffer.byteLength(r.body ?? "") + 8, 0);
+        const protobuf = req.headers["content-type"] === "application/protobuf";
+        let b: { records: { bytes: Buffer; headers: [string, string][] }[]; match_seq_num?: number | null };
+        if (protobuf) {
+          const input = AppendInput.fromBinary(await raw(req));
+          b = {
+            records: input.records.map((r) => ({
+              bytes: Buffer.from(r.body),
+              headers: r.headers.map((h) => [Buffer.from(h.name).toString("utf8"), Buffer.from(h.value).toString("utf8")] as [string, string]),
+            })),
+            match_seq_num: input.matchSeqNum === undefined ? null : Number(input.matchSeqNum),
+          };
+        } else {
+          const j = (await body(req)) as { records: { body?: string; headers?: [string, string][] }[]; match_seq_num?: number | null };
+          b = { records: j.records.map((r) => ({ bytes: Buffer.from(r.body ?? "", "utf8"), headers: r.headers ?? [] })), match_seq_num: j.match_seq_num };
+        }
+        const size = b.records.reduce((n, r) => n + r.bytes.length + 8, 0);
         if (b.records.length === 0 || b.records.length > 1000 || size > 1024 * 1024) {
           return json(res, 422, { code: "invalid", message: "batch limits" });
         }
         if (b.match_seq_num != null && b.match_seq_num !== recs.length) return json(res, 412, { seq_num_mismatch: recs.length });
         const start = { seq_num: recs.length, timestamp: Date.now() };
-        for (const r of b.records) recs.push({ seq_num: recs.length, timestamp: start.timestamp, body: r.body ?? "", headers: r.headers ?? [] });
+        for (const r of b.records) {
+          // A command's body is binary; kept as latin1 text, one character per byte.
+          recs.push({ seq_num: recs.length, timestamp: start.timestamp, body: r.bytes.toString(r.headers[0]?.[0] === "" ? "latin1" : "utf8"), headers: r.headers });
+          applyCommand(recs, r);
+        }
         wake(k);
         if (failNextAppendAfterCommit) {
           failNextAppendAfterCommit = false;
           return req.socket.destroy();
         }
+        if (protobuf) {
+          const position = (p: { seq_num: number; timestamp: number }) => ({ seqNum: BigInt(p.seq_num), timestamp: BigInt(p.timestamp) });
+          res.writeHead(200, { "content-type": "application/protobuf" });
+          return res.end(Buffer.from(AppendAck.toBinary({ start: position(start), end: position(tailOf(recs)), tail: position(tailOf(recs)) })));
+        }
         return json(res, 200, { start, end: tailOf(recs), tail: tailOf(recs) });
       }
 
-      const from = Number(url.searchParams.get("seq_num") ?? 0);
+      // From a seq_num, or from the first record stamped at or after a timestamp (ms).
+      const timestamp = url.searchParams.get("timestamp");
+      const start =
+        timestamp === null ? Number(url.searchParams.get("seq_num") ?? 0) : (from(recs, 0).find((r) => r.timestamp >= Number(timestamp))?.seq_num ?? recs.length);
       const count = Math.min(Number(url.searchParams.get("count") ?? 1000), 1000);
       const clamp = url.searchParams.get("clamp") === "true";
-      if (from > recs.length && !clamp) return json(res, 416, { tail: tailOf(recs) });
-      const slice = (at: number) => recs.slice(at, at + count);
+      if (start > recs.length && !clamp) return json(res, 416, { tail: tailOf(recs) });
+      const slice = (at: number) => from(recs, at).slice(0, count);
 
       if (req.headers.accept !== "text/event-stream") {
         // A unary read stops at `count` records or `bytes` metered bytes (both at most S2's
@@ -129,22 +185,23 @@ export async function startS2Double(accessToken: string) {
         const bytes = Math.min(Number(url.searchParams.get("bytes") ?? MiB), MiB);
         const records: Rec[] = [];
         let total = 0;
-        for (const r of slice(from)) {
+        for (const r of slice(start)) {
           total += metered(r);
           if (total > bytes) break;
           records.push(r);
         }
-        reads.push({ from, count, bytes, returned: records.length });
+        reads.push({ from: start, count, bytes, returned: records.length });
         return json(res, 200, { records, tail: tailOf(recs) });
       }
 
       // A read session: what is there, then each new batch live, pings in between.
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-      let next = Math.min(from, recs.length);
+      let next = Math.min(start, recs.length);
       const send = () => {
         while (next < recs.length) {
           const batch = slice(next);
-          next += batch.length;
+          if (batch.length === 0) break;
+          next = batch.at(-1)!.seq_num + 1;
           res.write(`event: batch\ndata: ${JSON.stringify({ records: batch, tail: tailOf(recs) })}\n\n`);
         }
       };

@@ -6,16 +6,14 @@
  *
  * Covered: appends (dense seqNums, the reported tail, timestamps), matchSeqNum, reads (any
  * position, past the tail, count and byte limits), the tail, independent channels, follow,
- * concurrent appends, and, through the ChannelWriter that stands in front of every store, the
- * close guard and idempotency keys.
- *
- * Not covered yet: trim and delete, which do not exist until the lifecycle issue (#15) adds
- * them to `StreamStore`; their cases belong here then.
+ * concurrent appends, trim (the head, RECORDS_TRIMMED below it, trims racing appends), finding
+ * records by age, deleting a session's channels, and, through the ChannelWriter that stands in
+ * front of every store, the close guard and idempotency keys.
  *
  * Where a store legitimately differs, `StoreTraits` says how and the case asserts that store's
  * behaviour explicitly: no case is skipped for a store.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { ApiError } from "../../src/errors/api-error.js";
 import { encodeRecords, type ChannelWriter } from "../../src/channels/channel-writer.js";
 import type { AppendAck, ChannelKey, SessionIO, SessionName, StoredRecord, StreamStore } from "../../src/channels/stream-store.js";
@@ -46,6 +44,13 @@ export interface StoreTraits {
    * store it, so the local store refuses such an append with BAD_USER_INPUT; memory and S2 store it.
    */
   storesNul: boolean;
+  /**
+   * Whether a trim takes a seqNum of its own. S2 trims with a command record, which is appended
+   * like a record (its tail moves by one) and holds none: reads pass over it, and a channel
+   * trimmed to its tail keeps its head on that command, one below the tail. The others only move
+   * the head.
+   */
+  trimTakesSeqNum: boolean;
 }
 
 /** A store under test, with the service (database, sessions, writer) it runs behind. */
@@ -337,5 +342,147 @@ export function storeConformance(traits: StoreTraits, open: () => Promise<Confor
     const ranges = results.map((r) => [r.firstSeqNum, r.lastSeqNum]).sort((x, y) => x[0]! - y[0]!);
     expect(ranges).toEqual(Array.from({ length: 12 }, (_, i) => [i * 2, i * 2 + 1]));
     expect(await target.store.tail(other(channel, "IN"))).toBe(24);
+  });
+
+  const trimmedAt = (head: number) => ({ extensions: { code: "RECORDS_TRIMMED", headSeqNum: head } });
+  /** What a trim adds at the tail: S2's command record, or nothing. */
+  const trimCost = traits.trimTakesSeqNum ? 1 : 0;
+
+  it("trim: moves the head, never back and never past the tail; below it reads fail with RECORDS_TRIMMED and the head, from it they go on; seqNums are not reused", async () => {
+    const channel = await newChannel();
+    await append(channel, Array.from({ length: 10 }, (_, i) => `r${i}`));
+    expect(await target.store.head(channel)).toBe(0);
+    expect(await target.store.trim(channel, 4)).toEqual({ previousHead: 0, head: 4 });
+    expect(await target.store.head(channel)).toBe(4);
+    for (const from of [0, 3]) {
+      await expect(target.store.read(channel, from, 10)).rejects.toMatchObject(trimmedAt(4));
+      // The byte-capped read (the fan-out's) decides the same way.
+      await expect(target.store.read(channel, from, 10, 1_000_000)).rejects.toMatchObject(trimmedAt(4));
+    }
+    expect(datas(await readAll(channel, 4))).toEqual(["r4", "r5", "r6", "r7", "r8", "r9"]);
+    expect(seqNums(await target.store.read(channel, 4, 2, 1_000_000))).toEqual([4, 5]);
+    // Never back.
+    expect(await target.store.trim(channel, 2)).toEqual({ previousHead: 4, head: 4 });
+    const tail = 10 + trimCost;
+    expect(await target.store.tail(channel)).toBe(tail);
+    // Appends go on at the tail: no seqNum is handed out twice.
+    expect(await append(channel, ["later"])).toMatchObject({ firstSeqNum: tail });
+    // Never past the tail: a trim beyond it empties the channel, and the head stays put at the tail.
+    const before = await target.store.tail(channel);
+    expect(await target.store.trim(channel, 1_000_000)).toEqual({ previousHead: 4, head: before });
+    expect(await target.store.tail(channel)).toBe(before + trimCost);
+    expect(await target.store.head(channel)).toBe(before);
+    expect(await readAll(channel, before)).toEqual([]);
+    await expect(readAll(channel, before - 1)).rejects.toMatchObject(trimmedAt(before));
+    // Again at the tail: nothing is stored, so nothing changes (no further command on S2 either).
+    expect(await target.store.trim(channel, 1_000_000)).toEqual({ previousHead: before, head: before });
+    expect(await target.store.tail(channel)).toBe(before + trimCost);
+    const next = await append(channel, ["after"]);
+    expect(next.firstSeqNum).toBe(before + trimCost);
+    expect(datas(await readAll(channel, before))).toEqual(["after"]);
+  });
+
+  it("trim: a channel never appended to stays at 0; the other channel of the session is untouched", async () => {
+    const channel = await newChannel();
+    expect(await target.store.trim(channel, 5)).toEqual({ previousHead: 0, head: 0 });
+    expect([await target.store.head(channel), await target.store.tail(channel)]).toEqual([0, 0]);
+    await append(channel, ["o0", "o1"]);
+    const inbound = other(channel, "IN");
+    await append(inbound, ["i0", "i1"]);
+    await target.store.trim(channel, 1);
+    expect(datas(await readAll(inbound))).toEqual(["i0", "i1"]);
+    expect(await target.store.head(inbound)).toBe(0);
+  });
+
+  it("trim racing appends: nothing above the head is lost, no seqNum is given twice, the head only moves forward", async () => {
+    const channel = await newChannel();
+    await append(channel, ["seed"]);
+    const heads: number[] = [];
+    /** What finished, in order: "a" an append, "t" a trim. */
+    const finished: string[] = [];
+    let trimsDone = false;
+    let appended: () => void = () => {};
+    const nextAppend = () => new Promise<void>((resolve) => (appended = resolve));
+    // Appends, three at a time, for as long as the trims go on (and at least ten rounds).
+    const appends = (async () => {
+      const acks: { i: number; ack: AppendAck }[] = [];
+      for (let round = 0; round < 10 || !trimsDone; round++) {
+        const batch = await Promise.all(
+          [0, 1, 2].map(async (j) => {
+            const i = round * 3 + j;
+            const ack = await append(channel, [`${i}-a`, `${i}-b`]);
+            finished.push("a");
+            appended();
+            return { i, ack };
+          }),
+        );
+        acks.push(...batch);
+      }
+      return acks;
+    })();
+    // Each trim starts once another append has finished, with more appends in flight: the two
+    // interleave however the store schedules its statements (PGlite runs one at a time).
+    const trims = (async () => {
+      for (let k = 0; k < 10; k++) {
+        await nextAppend();
+        const tail = await target.store.tail(channel);
+        heads.push((await target.store.trim(channel, Math.max(0, tail - 3))).head);
+        finished.push("t");
+      }
+      trimsDone = true;
+    })();
+    const [acks] = await Promise.all([appends, trims]);
+    // The race happened: appends finished between trims, not all before or after them.
+    const order = finished.join("");
+    expect(order.indexOf("a", order.indexOf("t"))).toBeGreaterThan(-1);
+    expect(order.indexOf("t", order.indexOf("a"))).toBeGreaterThan(-1);
+    expect(order.slice(order.indexOf("t"), order.lastIndexOf("t"))).toContain("a");
+    expect([...heads].sort((a, b) => a - b)).toEqual(heads);
+    const head = await target.store.head(channel);
+    const stored = await readAll(channel, head);
+    const bySeqNum = new Map(stored.map((r) => [r.seqNum, r.data]));
+    // No seqNum given twice: the acks' ranges do not overlap.
+    const ranges = acks.map(({ ack }) => [ack.firstSeqNum, ack.lastSeqNum]).sort((x, y) => x[0]! - y[0]!);
+    for (let j = 1; j < ranges.length; j++) expect(ranges[j]![0]).toBeGreaterThan(ranges[j - 1]![1]!);
+    // Every record of every append at or above the head is there, where its ack put it, once.
+    for (const { i, ack } of acks) {
+      if (ack.firstSeqNum >= head) expect([bySeqNum.get(ack.firstSeqNum), bySeqNum.get(ack.lastSeqNum)]).toEqual([`${i}-a`, `${i}-b`]);
+    }
+    expect(new Set(seqNums(stored)).size).toBe(stored.length);
+    expect(stored.length).toBeGreaterThan(0);
+  });
+
+  it("seqNumAt: the first record stored at or after a time, else the tail", async () => {
+    const channel = await newChannel();
+    await append(channel, ["early-0", "early-1"]);
+    const [early] = await readAll(channel);
+    // Waits for the clock (not a guessed sleep) so that the next append is stamped later.
+    await vi.waitFor(() => expect(Date.now()).toBeGreaterThan(early!.timestamp.getTime() + 1), { interval: 1 });
+    await append(channel, ["late"]);
+    expect(await target.store.seqNumAt(channel, new Date(0))).toBe(0);
+    expect(await target.store.seqNumAt(channel, early!.timestamp)).toBe(0);
+    expect(await target.store.seqNumAt(channel, new Date(early!.timestamp.getTime() + 1))).toBe(2);
+    expect(await target.store.seqNumAt(channel, new Date(Date.now() + 60_000))).toBe(3);
+    // From the head on: records below it are not found again.
+    await target.store.trim(channel, 1);
+    expect(await target.store.seqNumAt(channel, new Date(0))).toBe(1);
+    expect(await target.store.seqNumAt({ sessionId: "session_never", io: "OUT" }, new Date(0))).toBe(0);
+  });
+
+  it("deleteChannels: both channels of the session go, records and all; others stay; a second time is harmless", async () => {
+    const out = await newChannel("OUT");
+    const inbound = other(out, "IN");
+    const elsewhere = await newChannel("OUT");
+    await append(out, ["o0", "o1"]);
+    await append(inbound, ["i0"]);
+    await append(elsewhere, ["e0"]);
+    await target.store.trim(out, 1);
+    await target.store.deleteChannels(out.sessionId);
+    for (const channel of [out, inbound]) {
+      expect(await readAll(channel)).toEqual([]);
+      expect([await target.store.head(channel), await target.store.tail(channel)]).toEqual([0, 0]);
+    }
+    expect(datas(await readAll(elsewhere))).toEqual(["e0"]);
+    await target.store.deleteChannels(out.sessionId);
   });
 }

@@ -1,22 +1,36 @@
-import { can } from "../../auth/index.js";
+import { audit, can } from "../../auth/index.js";
 import type { Context } from "../context.js";
-import { badInput } from "../../errors/index.js";
+import { badInput, recordsTrimmed } from "../../errors/index.js";
 import { limits } from "../../limits.js";
 import { sessionStatus } from "../../sessions/index.js";
 import { environmentId, liveCaller, principal } from "./common.js";
 import type { ChannelKey, SessionIO } from "../../channels/index.js";
 import { requireSession } from "./sessions.js";
 
+/** Fails with RECORDS_TRIMMED from below the head: the store decides it with the read itself, so a trim racing the read cannot make it skip. */
 export async function readRecords(ctx: Context, channel: ChannelKey, args: { fromSeqNum?: number | null; limit?: number | null }) {
   const limit = args.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badInput("limit must be between 1 and 1000");
   return ctx.services.store.read(channel, args.fromSeqNum ?? 0, limit);
 }
 
-/** The first record still stored, or the tail when none is: read, not assumed, since a store may trim. */
-export async function headSeqNum(ctx: Context, channel: ChannelKey) {
-  const [first] = await ctx.services.store.read(channel, 0, 1);
-  return first ? first.seqNum : ctx.services.store.tail(channel);
+/** The stored head: the first seqNum still stored, the tail when nothing is. */
+export const headSeqNum = (ctx: Context, channel: ChannelKey) => ctx.services.store.head(channel);
+
+/** Needs write (the scope check); allowed on a closed session too: it removes, it adds nothing. */
+export async function trimSessionChannel(ctx: Context, args: { id: string; io: SessionIO; beforeSeqNum: number }) {
+  const session = await requireSession(ctx, args.id);
+  const channel = { sessionId: session.id, io: args.io };
+  const head = await ctx.services.lifecycle.trimmer.trim(channel, args.beforeSeqNum, "api");
+  audit(ctx.services.logger, "channel.trimmed", {
+    environmentId: session.environmentId,
+    requestId: ctx.requestId,
+    credential: principal(ctx).credential.kind,
+    sessionId: session.id,
+    io: args.io,
+    headSeqNum: head,
+  });
+  return { session, io: args.io };
 }
 
 export async function appendToSession(
@@ -52,8 +66,14 @@ export async function initializeSessionChannel(ctx: Context, ref: string, io: Se
 
 export async function subscribeRecords(ctx: Context, args: { id: string; io: SessionIO; fromSeqNum?: number | null }) {
   const session = await requireSession(ctx, args.id);
+  const channel = { sessionId: session.id, io: args.io };
+  // Refused at once, before anything streams; a trim after this point is met by the replay itself.
+  if (args.fromSeqNum != null) {
+    const head = await ctx.services.store.head(channel);
+    if (args.fromSeqNum < head) throw recordsTrimmed(head);
+  }
   const records = ctx.services.fanout.subscribe(
-    { sessionId: session.id, io: args.io },
+    channel,
     args.fromSeqNum ?? undefined,
     async () => (await ctx.services.sessions.find(session.environmentId, session.id))?.closedAt != null,
   );

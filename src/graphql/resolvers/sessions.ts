@@ -59,6 +59,18 @@ export async function closeSession(ctx: Context, ref: string, reason: string | n
   return session;
 }
 
+/**
+ * Idempotent: a session that is not there (never was, or deleted already) answers deleted false.
+ * Looked up afresh, not from the request's cache: a delete must see a delete made a moment ago.
+ */
+export async function deleteSession(ctx: Context, ref: string) {
+  const session = await ctx.services.sessions.find(environmentId(ctx), ref);
+  if (!session) return { id: ref, deleted: false };
+  const deleted = await ctx.services.lifecycle.deleter.delete(session.id, "api");
+  if (deleted) audit(ctx.services.logger, "session.deleted", { ...auditOf(ctx), sessionId: session.id, externalId: session.externalId });
+  return { id: session.id, deleted };
+}
+
 /** Who did it, for the audit trail: the environment, the request, and the kind of credential. */
 const auditOf = (ctx: Context) => ({ environmentId: environmentId(ctx), requestId: ctx.requestId, credential: principal(ctx).credential.kind });
 
@@ -104,7 +116,9 @@ export async function watchSession(ctx: Context, ref: string) {
       yield await requireSession(ctx, id, { fresh: true });
       for await (const _tick of ticks) {
         const current = await ctx.services.sessions.find(environmentId, id);
-        if (current) yield current;
+        // Gone: deleted. LiveAccess ends the subscription with NOT_FOUND (it re-reads on the same signal).
+        if (!current) throw notFound(`session ${JSON.stringify(ref)}`);
+        yield current;
       }
     } finally {
       await ticks.return();

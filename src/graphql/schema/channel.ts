@@ -1,5 +1,4 @@
 import { admitted } from "../../auth/index.js";
-import { unavailable } from "../../errors/index.js";
 import * as resolvers from "../resolvers/channels.js";
 import type { Session } from "../../sessions/index.js";
 import type { SessionIO, StoredRecord } from "../../channels/index.js";
@@ -106,9 +105,7 @@ builder.mutationFields((t) => ({
       beforeSeqNum: t.arg({ type: "SeqNum", required: true }),
     },
     authScopes: (_root, args) => ({ session: { action: "write", session: args.id } }),
-    resolve: () => {
-      throw unavailable("trimSessionChannel", 15);
-    },
+    resolve: (_root, args, ctx) => resolvers.trimSessionChannel(ctx, args),
   }),
 }));
 

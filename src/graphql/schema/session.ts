@@ -1,5 +1,4 @@
 import { admitted } from "../../auth/index.js";
-import { unavailable } from "../../errors/index.js";
 import type { Session } from "../../sessions/index.js";
 import { sessionStatus } from "../../sessions/index.js";
 import * as resolvers from "../resolvers/sessions.js";
@@ -168,9 +167,7 @@ builder.mutationFields((t) => ({
       "Needs admin. Removes the session, its records and waitpoints, everywhere (lists included,\nonce replicated). Idempotent: deleted is false when nothing matched.",
     args: { id: t.arg.id({ required: true }) },
     authScopes: (_root, args) => ({ session: { action: "admin", session: args.id } }),
-    resolve: () => {
-      throw unavailable("deleteSession", 15);
-    },
+    resolve: (_root, args, ctx) => resolvers.deleteSession(ctx, args.id),
   }),
 }));
 
