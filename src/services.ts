@@ -141,6 +141,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       sessionDeleted: (cause) => metrics.sessionsDeleted.inc({ cause }),
     },
     onError: logError("data lifecycle"),
+    logger,
     sessionRetentionMs: resolvedLimits.sessionRetentionMs,
     recordRetentionMs: resolvedLimits.recordRetentionMs,
   });

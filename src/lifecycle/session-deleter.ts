@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { Sql } from "../db/index.js";
 import type { Signals } from "../live/index.js";
 import type { StreamStore } from "../channels/index.js";
@@ -14,6 +15,8 @@ export interface SessionDeleterOptions {
   accessGrants: { revoke(where: { sessionId: string }): Promise<number> };
   /** Counts deletions. Default: not counted. */
   metrics?: LifecycleMetrics;
+  /** Where each retention deletion is logged (the API's are in the audit trail). Default: not logged. */
+  logger?: Pick<Logger, "info">;
   onError: (error: unknown) => void;
 }
 
@@ -53,6 +56,7 @@ export class SessionDeleter {
     );
     if (!row?.n) return false;
     this.metrics.sessionDeleted(cause);
+    if (cause === "retention") this.options.logger?.info({ sessionId, cause }, "session deleted");
     // A change signal: LiveAccess re-reads the session on every node, finds it gone, and ends its
     // subscriptions (records, changes, waitpoints) with NOT_FOUND. Not a close: a close would let
     // record subscriptions complete as if the session had simply ended.

@@ -19,7 +19,8 @@ export function startProcess(env: Record<string, string>) {
   });
   const stop = (signal: NodeJS.Signals = "SIGTERM") =>
     new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
+      // Gone already: exited (exitCode) or killed by a signal (signalCode; exitCode stays null).
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
       child.on("exit", (code) => resolve(code));
       child.kill(signal);
     });
