@@ -1,5 +1,13 @@
-import { CloseSessionDocument, GetSessionDocument, ListSessionsDocument, type SessionFilter, type SessionIo, type SessionStatus } from "../client/generated/graphql.js";
-import type { SessionsClient } from "../client/src/sessions-client.js";
+import {
+  CloseSessionDocument,
+  DeleteSessionDocument,
+  GetSessionDocument,
+  ListSessionsDocument,
+  type SessionFilter,
+  type SessionIo,
+  type SessionStatus,
+} from "../client/generated/graphql.js";
+import { SessionsError, type SessionsClient } from "../client/src/sessions-client.js";
 import { channelView } from "./channel-view.js";
 import { askForToken, connect, el } from "./connect.js";
 import { mountStyles } from "./style.js";
@@ -83,23 +91,45 @@ function start(client: SessionsClient) {
       await load();
       await open(id);
     });
+    // Deleting cannot be undone (records, waitpoints and all): the browser asks first.
+    const deleteButton = el("button", { className: "danger", textContent: "Delete session", dataset: { testid: "delete" } });
+    deleteButton.addEventListener("click", async () => {
+      if (!confirm(`Delete ${session.externalId ?? session.id} with its records and waitpoints? This cannot be undone.`)) return;
+      following?.abort();
+      await client.request(DeleteSessionDocument, { id });
+      detail.replaceChildren(el("p", { className: "muted", textContent: `${session.externalId ?? session.id} was deleted.`, dataset: { testid: "deleted" } }));
+      await load();
+    });
     const channels = (["OUT", "IN"] as const).map((io) => el("div", { className: "channel", dataset: { testid: `channel-${io}` } }));
+    // headSeqNum is where a channel starts once records were trimmed (trimSessionChannel, retention).
+    const extent = (c: { headSeqNum: number; tailSeqNum: number }) => (c.headSeqNum > 0 ? ` · from #${c.headSeqNum}, next #${c.tailSeqNum}` : ` · next #${c.tailSeqNum}`);
+    const heading = (io: SessionIo) =>
+      el("h3", { textContent: `${io === "OUT" ? "out (task → clients)" : "in (clients → task)"}${extent(io === "OUT" ? session.out : session.in)}`, dataset: { testid: `extent-${io}` } });
     detail.hidden = false;
     detail.replaceChildren(
       el("h2", { textContent: session.externalId ? `${session.externalId} · ${session.id}` : session.id }),
-      el("p", {}, el("span", { className: `status ${session.status}`, textContent: session.status, dataset: { testid: "detail-status" } }), " ", closeButton),
-      el("div", { className: "channels" }, ...channels.map((c, i) => el("div", {}, el("h3", { textContent: i === 0 ? "out (task → clients)" : "in (clients → task)" }), c))),
+      el("p", {}, el("span", { className: `status ${session.status}`, textContent: session.status, dataset: { testid: "detail-status" } }), " ", closeButton, " ", deleteButton),
+      el("div", { className: "channels" }, ...channels.map((c, i) => el("div", {}, heading(i === 0 ? "OUT" : "IN"), c))),
     );
     (["OUT", "IN"] as const).forEach((io: SessionIo, i) => void tail(id, io, channels[i]!, following!.signal));
   }
 
   async function tail(id: string, io: SessionIo, into: HTMLElement, signal: AbortSignal) {
     const show = channelView(into);
-    for await (const record of client.follow(id, io, { fromSeqNum: 0, signal })) {
-      show(record);
-      into.scrollTop = into.scrollHeight;
+    // Trimmed records are gone: the channel is shown from its head, saying so, never as if whole.
+    const onTrimmed = ({ headSeqNum }: { headSeqNum: number }) =>
+      into.append(el("div", { className: "muted", textContent: `— records before #${headSeqNum} were trimmed —`, dataset: { testid: "trimmed" } }));
+    try {
+      for await (const record of client.follow(id, io, { fromSeqNum: 0, signal, onTrimmed })) {
+        show(record);
+        into.scrollTop = into.scrollHeight;
+      }
+    } catch (error) {
+      // Deleted meanwhile (here or elsewhere): its subscriptions end with NOT_FOUND.
+      if (error instanceof SessionsError && error.code === "NOT_FOUND") return void into.append(el("div", { className: "muted", textContent: "— session deleted —" }));
+      throw error;
     }
-    into.append(el("div", { className: "muted", textContent: "— session closed —" }));
+    if (!signal.aborted) into.append(el("div", { className: "muted", textContent: "— session closed —" }));
   }
 
   filters.addEventListener("submit", (e) => {

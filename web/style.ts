@@ -10,6 +10,7 @@ form.filters { display: flex; gap: 8px; flex-wrap: wrap; margin-bottom: 12px; }
 input, select, button { font: inherit; padding: 6px 10px; border: 1px solid #c8cdd9; border-radius: 6px; background: #fff; }
 button { cursor: pointer; background: #3451d1; color: #fff; border-color: #3451d1; }
 button.secondary { background: #fff; color: #3451d1; }
+button.danger { background: #fff; color: #b3261e; border-color: #b3261e; }
 button:disabled { opacity: .5; cursor: default; }
 table { border-collapse: collapse; width: 100%; background: #fff; border-radius: 8px; overflow: hidden; }
 th, td { text-align: left; padding: 8px 10px; border-bottom: 1px solid #eceef4; font-size: 14px; }
