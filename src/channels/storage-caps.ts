@@ -14,7 +14,7 @@ import type { NewRecords } from "./stream-store.js";
  *   never more than the cap.
  * - Per environment: a soft cap. `environment_usage.stored_bytes` is the sum of the environment's
  *   channels as the housekeeping sweep last measured it (one node at a time, every
- *   `HOUSEKEEPING_INTERVAL_MS`); appends only read it, so no row serializes an environment's appends,
+ *   `RETENTION_SWEEP_INTERVAL`); appends only read it, so no row serializes an environment's appends,
  *   and what is appended between two sweeps is not seen until the next one.
  */
 export interface StorageCaps {
