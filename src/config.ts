@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { limitsEnvShape } from "./limits.js";
@@ -29,6 +30,27 @@ const corsOriginsSchema = z
   });
 
 const optionalUrl = z.string().trim().min(1).pipe(z.url()).optional();
+
+/**
+ * CALLBACK_ALLOWED_HOSTS: host names or addresses separated by commas (no scheme or port; IPv6 with
+ * or without brackets), compared case-insensitively with a callback URL's host. Those hosts may be
+ * reached over http and at private, loopback and link-local addresses. Default: none.
+ */
+const allowedHostsSchema = z
+  .string()
+  .default("")
+  .transform((value, ctx): string[] => {
+    const hosts = value
+      .split(",")
+      .map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1"))
+      .filter(Boolean);
+    for (const host of hosts) {
+      if (isIP(host) || /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/.test(host)) continue;
+      ctx.addIssue({ code: "custom", message: `"${host}" is not a host name or address; give hosts separated by commas, without scheme or port` });
+      return z.NEVER;
+    }
+    return hosts;
+  });
 
 /** RETENTION_SWEEP_INTERVAL: a duration (src/duration.ts) from 1s to 1d. */
 const sweepIntervalSchema = z.string().transform((text, ctx): number => {
@@ -78,6 +100,8 @@ const configSchema = z
     GRAPHIQL: z.enum(["0", "1"], { message: "must be 0 (off) or 1 (on)" }).default("1"),
     // The configurable limits (rate limits, quotas): their variables and defaults live in src/limits.ts.
     ...limitsEnvShape,
+    /** Hosts waitpoint callbacks may reach besides public https ones (OPERATING.md); default none. */
+    CALLBACK_ALLOWED_HOSTS: allowedHostsSchema,
     /**
      * Time between sweeps of the one sweeper (src/housekeeping): retention (SESSION_RETENTION,
      * RECORD_RETENTION and each session's recordRetention), expired idempotency keys, old finished

@@ -285,6 +285,43 @@ export const limitTable = {
     error: "none",
     schema: durationMsSchema,
   },
+  // Waitpoint callbacks (src/callbacks/)
+  callbackUrlLength: { what: "`callbackUrl`", value: 2048, unit: "characters", error: "BAD_USER_INPUT" },
+  callbackTimeoutMs: {
+    what: "a callback attempt (connecting, the answer and reading its body) is abandoned after",
+    env: "CALLBACK_TIMEOUT",
+    value: 10_000,
+    unit: "ms",
+    error: "none",
+    schema: durationMsSchema,
+  },
+  callbackFirstRetryMs: {
+    what: "the first retry of a failed callback comes after about this (then doubling, with jitter)",
+    env: "CALLBACK_RETRY_FIRST",
+    value: 1_000,
+    unit: "ms",
+    error: "none",
+    schema: durationMsSchema,
+  },
+  callbackMaxRetryMs: {
+    what: "the longest wait between two attempts of a callback",
+    env: "CALLBACK_RETRY_MAX",
+    value: 3_600_000,
+    unit: "ms",
+    error: "none",
+    schema: durationMsSchema,
+  },
+  callbackGiveUpMs: {
+    what: "a callback still failing this long after its waitpoint ended is given up (`FAILED`)",
+    env: "CALLBACK_GIVE_UP_AFTER",
+    value: DAY,
+    unit: "ms",
+    error: "none",
+    schema: durationMsSchema,
+  },
+  callbackResponseBytes: { what: "bytes of a callback's answer read (the rest is dropped)", value: 4 * 1024, unit: "bytes", error: "none" },
+  callbacksInFlight: { what: "callback attempts in flight per server process (more wait their turn)", value: 32, unit: "connections", error: "none" },
+  webhookSecretGraceMs: { what: "a webhook signing secret replaced by `env rotate-webhook-secret` signs alongside the new one for", value: DAY, unit: "ms", error: "none" },
 } as const satisfies Record<string, LimitSpec>;
 
 type Table = typeof limitTable;

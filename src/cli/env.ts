@@ -9,6 +9,7 @@ import { createEnvironment, DEFAULT_ENVIRONMENT, findEnvironmentBySlug, listEnvi
 import { loadMasterKey } from "../auth/index.js";
 import { rotateSecretKey } from "../auth/index.js";
 import { SigningKeys } from "../auth/index.js";
+import { WebhookSecrets } from "../callbacks/index.js";
 import { loadConfig, type Config } from "../config.js";
 import type { Database } from "../db/index.js";
 import { openDatabase } from "../db/index.js";
@@ -20,6 +21,7 @@ export const envUsage = [
   "sessions env list",
   "sessions env rotate-key <slug> [--keep-old <duration>]",
   "sessions env rotate-signing-key <slug>",
+  "sessions env rotate-webhook-secret <slug>",
 ].join(" | ");
 
 /** How long `--keep-old` may keep a rotated secret key: as long as a token may live. */
@@ -45,7 +47,7 @@ interface Run {
 export async function env(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { "keep-old": { type: "string" } } });
   const [command, slug] = positionals;
-  const needsSlug = command === "create" || command === "rotate-key" || command === "rotate-signing-key";
+  const needsSlug = command === "create" || command === "rotate-key" || command === "rotate-signing-key" || command === "rotate-webhook-secret";
   if (!command || !(needsSlug || command === "list") || (needsSlug && !slug) || positionals.length > (needsSlug ? 2 : 1)) {
     throw new UsageError(`usage: ${envUsage}`);
   }
@@ -63,10 +65,14 @@ export async function env(argv: string[]): Promise<number> {
     if (command === "list") {
       for (const e of await listEnvironments(run.db.prisma)) console.log(`${e.slug}\t${e.id}\t${e.createdAt.toISOString()}`);
     } else if (command === "create") {
-      const { secretKey } = await createEnvironment(run.db.prisma, slug!);
+      const { environment, secretKey } = await createEnvironment(run.db.prisma, slug!);
+      // Its webhook signing secret comes with it (environments made elsewhere get theirs on first use).
+      await webhookSecrets(run).current(environment.id);
       console.log(secretKey);
     } else if (command === "rotate-key") {
       console.log(await rotateKey(run, slug!, keepOldMs));
+    } else if (command === "rotate-webhook-secret") {
+      console.log(await rotateWebhookSecret(run, slug!));
     } else {
       console.log(await rotateSigningKey(run, slug!));
     }
@@ -99,3 +105,18 @@ async function rotateSigningKey({ config, db, logger, requestId }: Run, slug: st
   audit(logger, "signing-key.rotated", { environmentId: environment.id, requestId, slug, kid, retiredKid: retiredKid ?? null });
   return kid;
 }
+
+/**
+ * The environment's new webhook signing secret ("whsec_..."): callbacks are signed with it at once,
+ * and with the old one as well for `limits.webhookSecretGraceMs` (24 h), so receivers can switch.
+ * Servers read the secrets at each delivery: nothing to announce.
+ */
+async function rotateWebhookSecret({ config, db, logger, requestId }: Run, slug: string): Promise<string> {
+  const environment = await findEnvironmentBySlug(db.prisma, slug);
+  const { secret, oldSignsUntil } = await webhookSecrets({ config, db }).rotate(environment.id);
+  audit(logger, "webhook-secret.rotated", { environmentId: environment.id, requestId, slug, oldSignsUntil: oldSignsUntil ?? null });
+  return secret;
+}
+
+const webhookSecrets = ({ config, db }: Pick<Run, "config" | "db">) =>
+  new WebhookSecrets(db.prisma, loadMasterKey(config).masterKey, { graceMs: limits.webhookSecretGraceMs });

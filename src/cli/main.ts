@@ -1,4 +1,4 @@
-// `npm run sessions -- env create|list|rotate-key|rotate-signing-key …`: environments and their keys
+// `npm run sessions -- env create|list|rotate-key|rotate-signing-key|rotate-webhook-secret …`: environments and their keys
 // (OPERATING.md, src/cli/env.ts); `npm run sessions -- tail <session>`: follow a channel from a terminal.
 import { EnvironmentExistsError, UnknownEnvironmentError } from "../auth/index.js";
 import { ConfigError } from "../config.js";

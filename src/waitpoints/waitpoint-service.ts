@@ -1,4 +1,5 @@
-import type { PrismaClient, Waitpoint } from "../generated/prisma/client.js";
+import { randomToken } from "../auth/index.js";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { isUniqueViolation } from "../db/index.js";
 import { sessionClosed } from "../errors/index.js";
 import { newWaitpointId } from "../sessions/index.js";
@@ -10,8 +11,10 @@ import { channelKey, channelsOf, parseChannelKey, type AppendAck, type ChannelKe
 import { Watchers } from "../live/index.js";
 import type { PendingIndex } from "./pending-index.js";
 
-export type { Waitpoint };
+/** A waitpoint's row with its callback's (null when it was created without a callbackUrl). */
+export type Waitpoint = Prisma.WaitpointGetPayload<{ include: { callback: true } }>;
 export type WaitpointStatus = "PENDING" | "COMPLETED" | "TIMED_OUT";
+const withCallback = { callback: true } as const;
 
 export interface NewWaitpoint {
   io: SessionIO;
@@ -19,7 +22,12 @@ export interface NewWaitpoint {
   timeoutMs: number;
   idempotencyKey?: string;
   tags: string[];
+  /** Where to POST the completion or timeout, already checked by the callbacks' URL policy. */
+  callbackUrl?: string;
 }
+
+/** The Standard Webhooks `webhook-id` of a waitpoint's callback: one event per waitpoint, the same on every retry. */
+const newCallbackId = () => `msg_${randomToken(24)}`;
 
 /** Derived like a session's status: a deadline passes without any write. */
 export function waitpointStatus(w: Pick<Waitpoint, "status" | "timeoutAt">, now = new Date()): WaitpointStatus {
@@ -31,7 +39,9 @@ export function waitpointStatus(w: Pick<Waitpoint, "status" | "timeoutAt">, now 
 /**
  * Waitpoints: "wake me when the next record lands on this channel". The row decides: every
  * completion and timeout is a conditional UPDATE of a PENDING row, so each waitpoint ends
- * exactly once however many appends, checks and sweepers race for it.
+ * exactly once however many appends, checks and sweepers race for it. The same statement makes
+ * the waitpoint's callback (if it has one) due in `waitpoint_callbacks`, the outbox the callback
+ * deliverer (src/callbacks) works through, so an ended waitpoint's callback is never lost.
  */
 export class WaitpointService {
   readonly watchers: Watchers;
@@ -63,8 +73,8 @@ export class WaitpointService {
     this.sweeper.unref();
   }
 
-  find(environmentId: string, id: string) {
-    return this.prisma.waitpoint.findFirst({ where: { id, environmentId } });
+  find(environmentId: string, id: string): Promise<Waitpoint | null> {
+    return this.prisma.waitpoint.findFirst({ where: { id, environmentId }, include: withCallback });
   }
 
   async create(session: Session, input: NewWaitpoint): Promise<{ waitpoint: Waitpoint; isCached: boolean }> {
@@ -72,12 +82,13 @@ export class WaitpointService {
     const channel: ChannelKey = { sessionId: session.id, io: input.io };
     const where = { sessionId: session.id, io: input.io };
     if (input.idempotencyKey) {
-      const earlier = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey } });
+      const earlier = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey }, include: withCallback });
       if (earlier) return { waitpoint: earlier, isCached: true };
     }
     const afterSeqNum = input.afterSeqNum ?? (await this.store.tail(channel));
     let waitpoint: Waitpoint;
     try {
+      // The callback's row is made with the waitpoint (one transaction): not yet due.
       waitpoint = await this.prisma.waitpoint.create({
         data: {
           id: newWaitpointId(),
@@ -87,11 +98,13 @@ export class WaitpointService {
           idempotencyKey: input.idempotencyKey ?? null,
           tags: input.tags,
           timeoutAt: new Date(Date.now() + input.timeoutMs),
+          ...(input.callbackUrl && { callback: { create: { id: newCallbackId(), environmentId: session.environmentId, url: input.callbackUrl } } }),
         },
+        include: withCallback,
       });
     } catch (error) {
       if (!input.idempotencyKey || !isUniqueViolation(error)) throw error;
-      const winner = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey } });
+      const winner = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey }, include: withCallback });
       if (!winner) throw error;
       return { waitpoint: winner, isCached: true };
     }
@@ -101,7 +114,7 @@ export class WaitpointService {
     const [record] = await this.store.read(channel, afterSeqNum, 1);
     if (!record) return { waitpoint, isCached: false };
     await this.complete([waitpoint.id], record);
-    return { waitpoint: await this.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id } }), isCached: false };
+    return { waitpoint: await this.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id }, include: withCallback }), isCached: false };
   }
 
   /** After an append commits: wake every waitpoint of the channel that the new records satisfy. */
@@ -136,19 +149,33 @@ export class WaitpointService {
 
   private async complete(ids: string[], record: StoredRecord) {
     const data = JSON.stringify(record.data);
+    // One statement, so one transaction: the waitpoint ends and its callback becomes due together.
     const done = await this.prisma.$queryRaw<{ id: string }[]>`
-      UPDATE waitpoints
-      SET status = 'COMPLETED', completed_at = now(), record_seq_num = ${BigInt(record.seqNum)},
-          record_timestamp = ${record.timestamp}, record_data = ${data}::jsonb
-      WHERE id = ANY(${ids}) AND status = 'PENDING' AND timeout_at > now()
-      RETURNING id`;
+      WITH done AS (
+        UPDATE waitpoints
+        SET status = 'COMPLETED', completed_at = now(), record_seq_num = ${BigInt(record.seqNum)},
+            record_timestamp = ${record.timestamp}, record_data = ${data}::jsonb
+        WHERE id = ANY(${ids}) AND status = 'PENDING' AND timeout_at > now()
+        RETURNING id
+      ), due AS (
+        UPDATE waitpoint_callbacks SET event_type = 'waitpoint.completed', event_at = now(), next_attempt_at = now()
+        WHERE waitpoint_id IN (SELECT id FROM done)
+      )
+      SELECT id FROM done`;
     for (const { id } of done) this.signals.publish({ kind: "waitpoint", waitpointId: id });
   }
 
   /** Times out every waitpoint past its deadline, whether or not anything was appended. */
   async sweep() {
     const timedOut = await this.prisma.$queryRaw<{ id: string }[]>`
-      UPDATE waitpoints SET status = 'TIMED_OUT' WHERE status = 'PENDING' AND timeout_at <= now() RETURNING id`;
+      WITH done AS (
+        UPDATE waitpoints SET status = 'TIMED_OUT' WHERE status = 'PENDING' AND timeout_at <= now() RETURNING id, timeout_at
+      ), due AS (
+        -- The event is the deadline passing, whenever the sweep noticed it.
+        UPDATE waitpoint_callbacks c SET event_type = 'waitpoint.timed_out', event_at = done.timeout_at, next_attempt_at = now()
+        FROM done WHERE c.waitpoint_id = done.id
+      )
+      SELECT id FROM done`;
     for (const { id } of timedOut) this.signals.publish({ kind: "waitpoint", waitpointId: id });
     for (const [id, records] of this.watches) {
       if (!(await this.hasPending(parseChannelKey(id)))) void records.return?.();

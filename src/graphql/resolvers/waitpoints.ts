@@ -19,24 +19,36 @@ const createWaitpointSchema = z.object({
   timeout: durationSchema("timeout", MAX_TIMEOUT_MS).nullish(),
   idempotencyKey: z.string().min(1, "idempotencyKey must not be empty").max(256, "idempotencyKey is at most 256 characters").nullish(),
   tags: tagsSchema.nullish(),
-  callbackUrl: z
-    .string()
-    .nullish()
-    .refine((url) => url == null, "callbackUrl is not available on this server yet (issue #16)"),
+  // Its form is checked here, where it may go by the callbacks' URL policy (which resolves the name).
+  callbackUrl: z.string().max(limits.callbackUrlLength, `callbackUrl is at most ${limits.callbackUrlLength} characters`).nullish(),
 });
 
 export async function createSessionWaitpoint(ctx: Context, input: z.input<typeof createWaitpointSchema>) {
   const parsed = parseInput(createWaitpointSchema, input);
   const session = await requireSession(ctx, parsed.session);
   await assertPendingWaitpointRoom(ctx.services, session.id, parsed.io);
+  const callbackUrl = parsed.callbackUrl == null ? undefined : await ctx.services.callbacks.checkUrl(parsed.callbackUrl);
   return ctx.services.waitpoints.create(session, {
     io: parsed.io,
     afterSeqNum: parsed.afterSeqNum ?? undefined,
     timeoutMs: parsed.timeout ?? 3_600_000,
     idempotencyKey: parsed.idempotencyKey ?? undefined,
     tags: parsed.tags ?? [],
+    callbackUrl,
   });
 }
+
+/** The environment's "whsec_..." secret that signs its callbacks (made on first use). Never logged. */
+export const webhookSigningSecret = (ctx: Context) => ctx.services.callbacks.secrets.current(environmentId(ctx));
+
+type Callback = NonNullable<Waitpoint["callback"]>;
+export const callbackStatus = (c: Pick<Callback, "status">) => c.status as "PENDING" | "DELIVERED" | "FAILED";
+
+/** Nothing more will change: the waitpoint has ended, and its callback (if any) is delivered or given up. */
+const settled = (w: Waitpoint) => waitpointStatus(w) !== "PENDING" && (!w.callback || callbackStatus(w.callback) !== "PENDING");
+/** What a subscriber is told about: the waitpoint's status, and its callback's attempts and status. */
+const changedFrom = (a: Waitpoint, b: Waitpoint) =>
+  waitpointStatus(a) !== waitpointStatus(b) || a.callback?.status !== b.callback?.status || a.callback?.attempts !== b.callback?.attempts;
 
 /** A waitpoint whose session the caller may read, else null: unreadable looks exactly like unknown. */
 export async function findWaitpoint(ctx: Context, id: string): Promise<Waitpoint | null> {
@@ -53,8 +65,10 @@ export function waitpointRecord(w: Waitpoint) {
 export const waitpointIo = (w: Waitpoint) => w.io as SessionIO;
 
 /**
- * The waitpoint now, then once more when it completes or times out; then the stream ends. The
- * watch is registered before the first read, so a completion in between is not missed.
+ * The waitpoint now, then once more when it completes or times out; with a callback, then after
+ * each delivery attempt until it is delivered or given up; then the stream ends. The watch is
+ * registered before the first read, so a change in between is not missed (the deliverer publishes
+ * the same `waitpoint` signal after each attempt as completions do).
  */
 export async function watchWaitpoint(ctx: Context, id: string) {
   const ticks = ctx.services.waitpoints.watchers.watch(id);
@@ -69,18 +83,21 @@ export async function watchWaitpoint(ctx: Context, id: string) {
   const deadline = new AbortController();
   async function* changes(): AsyncGenerator<Waitpoint> {
     try {
-      yield first!;
-      if (waitpointStatus(first!) !== "PENDING") return;
+      let last = first!;
+      yield last;
+      if (settled(last)) return;
       // Wakes the loop at the deadline even if no sweeper signal arrives.
-      void sleep(Math.max(0, first!.timeoutAt.getTime() - Date.now()) + 5, undefined, { signal: deadline.signal })
-        .then(() => ticks.push())
-        .catch(() => {});
+      if (waitpointStatus(last) === "PENDING") {
+        void sleep(Math.max(0, last.timeoutAt.getTime() - Date.now()) + 5, undefined, { signal: deadline.signal })
+          .then(() => ticks.push())
+          .catch(() => {});
+      }
       while (!(await ticks.next()).done) {
         const current = await ctx.services.waitpoints.find(first!.environmentId, id);
-        if (current && waitpointStatus(current) !== "PENDING") {
-          yield current;
-          return;
-        }
+        if (!current || !changedFrom(last, current)) continue;
+        last = current;
+        yield current;
+        if (settled(current)) return;
       }
     } finally {
       deadline.abort();

@@ -1,5 +1,4 @@
 import { admitted } from "../../auth/index.js";
-import { unavailable } from "../../errors/index.js";
 import * as resolvers from "../resolvers/waitpoints.js";
 import { waitpointStatus, type Waitpoint } from "../../waitpoints/index.js";
 import { builder } from "./builder.js";
@@ -18,21 +17,14 @@ const WaitpointCallbackStatusEnum = builder.enumType("WaitpointCallbackStatus", 
   } as const,
 });
 
-interface WaitpointCallback {
-  url: string;
-  status: "PENDING" | "DELIVERED" | "FAILED";
-  attempts: number;
-  lastAttemptAt: Date | null;
-  deliveredAt: Date | null;
-  lastError: string | null;
-}
+type WaitpointCallback = NonNullable<Waitpoint["callback"]>;
 
 const WaitpointCallbackRef = builder.objectRef<WaitpointCallback>("WaitpointCallback").implement({
   description:
     'A signed POST (Standard Webhooks headers webhook-id, webhook-timestamp, webhook-signature,\nsigned with the environment\'s webhookSigningSecret) sent once the waitpoint completes or times\nout, retried with backoff until a 2xx answer; its body is {"type": "waitpoint.completed" or\n"waitpoint.timed_out", "data": the waitpoint as JSON}.',
   fields: (t) => ({
     url: t.exposeString("url"),
-    status: t.field({ type: WaitpointCallbackStatusEnum, resolve: (c) => c.status }),
+    status: t.field({ type: WaitpointCallbackStatusEnum, resolve: resolvers.callbackStatus }),
     attempts: t.exposeInt("attempts"),
     lastAttemptAt: t.expose("lastAttemptAt", { type: "DateTime", nullable: true }),
     deliveredAt: t.expose("deliveredAt", { type: "DateTime", nullable: true }),
@@ -67,8 +59,7 @@ builder.node(WaitpointRef, {
       type: WaitpointCallbackRef,
       nullable: true,
       description: "The HTTP callback that announces completion or timeout, when one was asked for.",
-      // No waitpoint can ask for one until callbacks exist (issue #16): createSessionWaitpoint refuses callbackUrl.
-      resolve: () => null,
+      resolve: (w) => w.callback ?? null,
     }),
   }),
 });
@@ -103,9 +94,7 @@ builder.queryField("webhookSigningSecret", (t) =>
   t.string({
     description: 'Needs a secret key. The "whsec_..." secret that signs this environment\'s waitpoint callbacks.',
     authScopes: { secretKey: true },
-    resolve: () => {
-      throw unavailable("webhookSigningSecret", 16);
-    },
+    resolve: (_root, _args, ctx) => resolvers.webhookSigningSecret(ctx),
   }),
 );
 
@@ -121,7 +110,8 @@ builder.mutationField("createSessionWaitpoint", (t) =>
 builder.subscriptionField("waitpointChanged", (t) =>
   t.field({
     type: WaitpointRef,
-    description: "The waitpoint now, then once more when it completes or times out; then completes.",
+    description:
+      "The waitpoint now, then once more when it completes or times out; then completes.\nWith a callback, also after each attempt to deliver it, completing once it is DELIVERED or FAILED.",
     args: { id: t.arg.id({ required: true }) },
     authScopes: { authenticated: true },
     subscribe: (_root, args, ctx) => resolvers.watchWaitpoint(ctx, args.id),
