@@ -2,7 +2,8 @@ import { SessionsClient } from "../../client/src/sessions-client.js";
 
 /**
  * `sessions tail <session> [--in] [--from N]`: prints a channel's records as JSON lines, live,
- * resuming after disconnects, until the session is closed. SESSIONS_URL, SESSIONS_TOKEN.
+ * resuming after disconnects, until the session is closed; records trimmed meanwhile are named on
+ * stderr and skipped. SESSIONS_URL, SESSIONS_TOKEN.
  */
 export async function tail(args: string[]): Promise<number> {
   const ref = args.find((a) => !a.startsWith("--"));
@@ -25,6 +26,8 @@ export async function tail(args: string[]): Promise<number> {
       fromSeqNum,
       signal: stop.signal,
       onReconnect: (error) => console.error(`reconnecting: ${error instanceof Error ? error.message : String(error)}`),
+      // Trimmed records are gone: said on stderr, and the tail goes on from where the channel starts.
+      onTrimmed: ({ fromSeqNum: from, headSeqNum }) => console.error(`records ${from} to ${headSeqNum - 1} were trimmed; following from ${headSeqNum}`),
     });
     for await (const record of records) console.log(JSON.stringify(record));
     return 0;
