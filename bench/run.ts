@@ -1,5 +1,5 @@
 // `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, capacity,
-// throughput, resume, lag, lists
+// throughput, resume, lag, lists, chat
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { idleSubscribers } from "./capacity.js";
@@ -63,6 +63,8 @@ if (run("lists")) {
   console.log("(page p50 and count p50: the repository's two calls alone, without GraphQL and HTTP)");
   console.table(lists.map((r) => ({ ...r, p50Ms: fmt(r.p50Ms as number), p99Ms: fmt(r.p99Ms as number), "page p50": fmt(r["page p50"] as number), "count p50": fmt(r["count p50"] as number) })));
 }
+
+if (run("chat")) results.chat = await (await import("./chat.js")).chatBench({ turns: 30, chunks: 100, gapMs: 5 });
 
 writeFileSync(latest, `${JSON.stringify(results, null, 2)}\n`);
 console.log("\nwrote bench/results/latest.json");
