@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ChannelFanout, type FanoutOptions } from "../src/live/channel-fanout.js";
 import { LocalSignals } from "../src/live/signals.js";
 import { encodeRecords } from "../src/channels/channel-writer.js";
@@ -19,8 +19,9 @@ class MemoryStore extends MemoryStreamStore {
   }
   override async read(c: ChannelKey, from: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
     this.reads++;
-    // A read takes a timer turn, as a real store's round trip does, so appends land during reads.
-    await new Promise((r) => setTimeout(r, 1));
+    // A read takes a turn of the event loop, as a real store's round trip does, so appends land
+    // during reads. Simulated latency, not a wait for anything: no timer needed.
+    await new Promise((r) => setImmediate(r));
     const out = await super.read(c, from, limit, maxBytes);
     const bytes = out.reduce((n, r) => n + Buffer.byteLength(JSON.stringify(r.data)), 0);
     this.readLog.push({ maxBytes: maxBytes !== undefined && Number.isFinite(maxBytes) ? maxBytes : undefined, bytes, count: out.length });
@@ -42,6 +43,16 @@ function setup(subscriberBuffer = 100, options: Partial<FanoutOptions> = {}) {
   };
   return { store, signals, fanout, append };
 }
+
+/**
+ * Resolves once `n` subscribers of the channel are live (caught up and fed by the follower): a
+ * subscription without fromSeqNum starts at the tail as of then, so tests append after this.
+ */
+const live = (fanout: ChannelFanout, n: number) =>
+  vi.waitFor(async () => expect(await fanout.liveSubscribers(channel)).toBe(n), { timeout: 10_000, interval: 1 });
+
+/** Resolves once the fan-out has dropped every follower (subscribers gone, followers stopped). */
+const noFollowers = (fanout: ChannelFanout) => vi.waitFor(() => expect(fanout.followerCount).toBe(0), { timeout: 10_000, interval: 1 });
 
 async function take(it: AsyncIterator<StoredRecord>, n: number) {
   const out: number[] = [];
@@ -65,23 +76,23 @@ describe("channel fan-out", () => {
     await writer;
     results.forEach((seqs, i) => expect(seqs).toEqual(Array.from({ length: 80 - [0, 10, 29][i]! }, (_, k) => k + [0, 10, 29][i]!)));
     expect(fanout.followerCount).toBe(1);
-    its.forEach((it) => it.return?.());
-    await new Promise((r) => setTimeout(r, 5));
-    expect(fanout.followerCount).toBe(0);
+    await Promise.all(its.map((it) => it.return?.()));
+    await noFollowers(fanout);
   });
 
   it("leaves no follower behind when a subscriber leaves before it was set up", async () => {
     const { fanout } = setup();
     const it = fanout.subscribe(channel, undefined, async () => false);
+    // The follower is being made (its tail read is in flight) when the subscriber leaves.
+    expect(fanout.followerCount).toBe(1);
     await it.return?.();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(fanout.followerCount).toBe(0);
+    await noFollowers(fanout);
   });
 
   it("reads each live record from the store once, whatever the number of subscribers", async () => {
     const { store, fanout, append } = setup();
     const its = Array.from({ length: 50 }, () => fanout.subscribe(channel, undefined, async () => false));
-    await new Promise((r) => setTimeout(r, 10));
+    await live(fanout, 50);
     const before = store.reads;
     await append("a");
     const got = await Promise.all(its.map((it) => take(it, 1)));
@@ -92,7 +103,7 @@ describe("channel fan-out", () => {
   it("hands records appended in this process straight to subscribers, and reads only when one is out of turn", async () => {
     const { store, signals, fanout } = setup();
     const its = Array.from({ length: 3 }, () => fanout.subscribe(channel, undefined, async () => false));
-    await new Promise((r) => setTimeout(r, 10));
+    await live(fanout, 3);
     const appendHere = async (...data: unknown[]) => {
       const ack = { ...(await store.append(null, channel, encodeRecords(data))), timestamp: new Date() };
       fanout.appended(channel, ack, data);
@@ -115,7 +126,7 @@ describe("channel fan-out", () => {
     const { store, signals, fanout } = setup();
     let closed = false;
     const its = Array.from({ length: 100 }, () => fanout.subscribe(channel, undefined, async () => closed));
-    await new Promise((r) => setTimeout(r, 10));
+    await live(fanout, 100);
     for (const data of ["a", "b", "c"]) {
       const ack = { ...(await store.append(null, channel, encodeRecords([data]))), timestamp: new Date() };
       fanout.appended(channel, ack, [data]);
@@ -130,7 +141,7 @@ describe("channel fan-out", () => {
     const { fanout, append } = setup(10);
     const slow = fanout.subscribe(channel, undefined, async () => false);
     const fast = fanout.subscribe(channel, undefined, async () => false);
-    await new Promise((r) => setTimeout(r, 10));
+    await live(fanout, 2);
     const fastSeen = take(fast, 30);
     for (let i = 0; i < 30; i++) await append(i);
     expect(await fastSeen).toHaveLength(30);
@@ -172,15 +183,15 @@ describe("channel fan-out", () => {
 
   it("follows with the same count and byte caps as it catches up", async () => {
     const { store, fanout, append } = setup(10_000, { readBatch: 1_000, replayBatchBytes: 10_000 });
-    const live = fanout.subscribe(channel, undefined, async () => false);
-    // The follower is set up once the first record (read back by the follower) reaches it.
-    const first = take(live, 1);
-    while (fanout.followerCount === 0) await new Promise((r) => setImmediate(r));
+    const subscriber = fanout.subscribe(channel, undefined, async () => false);
+    // Live before the first append, so the follower (not a replay) reads the first record back.
+    const first = take(subscriber, 1);
+    await live(fanout, 1);
     await append("first");
     expect(await first).toEqual([0]);
     store.readLog.length = 0;
     await append(...Array.from({ length: 10 }, () => "x".repeat(4_000)));
-    expect(await take(live, 10)).toEqual(Array.from({ length: 10 }, (_, i) => 1 + i));
+    expect(await take(subscriber, 10)).toEqual(Array.from({ length: 10 }, (_, i) => 1 + i));
     expect(store.readLog.map((r) => [r.maxBytes, r.count])).toEqual([
       [10_000, 2],
       [10_000, 2],
@@ -188,6 +199,6 @@ describe("channel fan-out", () => {
       [10_000, 2],
       [10_000, 2],
     ]);
-    await live.return?.();
+    await subscriber.return?.();
   });
 });
