@@ -1,15 +1,23 @@
 import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openClickHouse } from "../src/db/clickhouse.js";
+import type { ReplicationMetrics } from "../src/replication/replication-metrics.js";
 import { backendEnv, freshClickHouseUrl, redisUrl, tempDir } from "./helpers/backends.js";
 import { startOwnPostgres } from "./helpers/pg-cluster.js";
 import { startProcess } from "./helpers/process.js";
 import { settleReplication } from "./helpers/replication.js";
 import { startServer, type TestServer } from "./helpers/test-server.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits on another part's progress: generous, the machine is shared and slow at times. */
+const WAIT = { timeout: 30_000, interval: 50 };
+
+/** The replication part of a server process's /healthz (for consumers running in a child process). */
+async function replicationHealth(url: string): Promise<ReturnType<ReplicationMetrics["snapshot"]>> {
+  return ((await (await fetch(`${url}/healthz`)).json()) as { replication: ReturnType<ReplicationMetrics["snapshot"]> }).replication;
+}
 
 /** Rows in ClickHouse for an environment, as (id → closed?) after FINAL. */
 async function clickhouseRows(clickhouseUrl: string) {
@@ -26,39 +34,86 @@ async function clickhouseRows(clickhouseUrl: string) {
   }
 }
 
-/** Writes sessions straight into PostgreSQL, as any node of the service would, retrying through outages. */
+/**
+ * Writes sessions straight into PostgreSQL, as any node of the service would, one after another.
+ * A write may fail only while the test has the database down (during()): it is retried once the
+ * restart is over. Any other failure ends the load, and writes() and stop() throw it.
+ */
 function writer(databaseUrl: string, environmentId: string) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  // Idle connections cut by a restart: the pool drops them; the writes see their own failures.
   pool.on("error", () => {});
-  let n = 0;
+  let started = 0;
+  let written = 0;
   let stopped = false;
-  const write = async () => {
-    const i = n++;
+  let failure: { error: unknown } | undefined;
+  let outage: Promise<unknown> | undefined;
+  const waiters = new Set<{ until: number; resolve: () => void; reject: (error: unknown) => void }>();
+  const wake = () => {
+    for (const w of waiters) {
+      if (failure) w.reject(failure.error);
+      else if (written >= w.until) w.resolve();
+      else continue;
+      waiters.delete(w);
+    }
+  };
+  /**
+   * One session: inserted, every third closed, every seventh deleted. Repeating a statement after
+   * a lost answer is harmless (the insert skips an existing id). False if the load stopped first.
+   */
+  const write = async (i: number): Promise<boolean> => {
     const id = `session_w${String(i).padStart(6, "0")}${Math.random().toString(36).slice(2, 14).padEnd(12, "0")}`;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
-        await pool.query(`INSERT INTO sessions (id, environment_id, type, tags) VALUES ($1, $2, 'load', $3)`, [id, environmentId, [`n:${i}`]]);
+        await pool.query(`INSERT INTO sessions (id, environment_id, type, tags) VALUES ($1, $2, 'load', $3) ON CONFLICT (id) DO NOTHING`, [id, environmentId, [`n:${i}`]]);
         if (i % 3 === 0) await pool.query(`UPDATE sessions SET closed_at = now(), updated_at = now() WHERE id = $1`, [id]);
         if (i % 7 === 0) await pool.query(`DELETE FROM sessions WHERE id = $1`, [id]);
-        return;
-      } catch {
-        if (stopped) return;
-        await sleep(100);
+        return true;
+      } catch (error) {
+        if (stopped) return false;
+        // Only an outage excuses a failure. Once it is over, a pooled connection the restart cut
+        // may still fail a statement or two before the pool replaces it: a few retries, no more.
+        if (!outage || attempt >= 5) throw error;
+        await outage;
       }
     }
   };
   const loop = (async () => {
-    while (!stopped) {
-      await write();
-      await sleep(5);
+    try {
+      while (!stopped) {
+        if (await write(started++)) written++;
+        wake();
+        // The load's pace (at most 200 sessions a second), not a wait for anything: it keeps the
+        // rows to replicate bounded however long the events the test waits for take to come.
+        await sleep(5);
+      }
+    } catch (error) {
+      failure = { error };
+      wake();
     }
   })();
   return {
-    count: () => n,
+    /** Sessions written so far. */
+    count: () => written,
+    /** Resolves once `more` sessions have been written after this call (rejects if the load fails, or after timeoutMs). */
+    writes(more: number, timeoutMs = WAIT.timeout): Promise<void> {
+      return new Promise((resolve, reject) => {
+        const from = written;
+        const timer = setTimeout(() => reject(new Error(`${written - from}/${more} sessions written within ${timeoutMs} ms`)), timeoutMs);
+        waiters.add({ until: from + more, resolve: () => (clearTimeout(timer), resolve()), reject: (e) => (clearTimeout(timer), reject(e)) });
+        wake();
+      });
+    },
+    /** The test takes the database down until `restart` settles: writes failing meanwhile wait for it, then retry. */
+    during<T>(restart: Promise<T>): Promise<T> {
+      outage = restart.catch(() => {});
+      return restart;
+    },
     async stop() {
       stopped = true;
       await loop;
       await pool.end();
+      if (failure) throw failure.error;
     },
   };
 }
@@ -165,19 +220,29 @@ describe("replication faults", () => {
   it("loses no row when the consumer is killed (SIGKILL) mid-stream and restarted", async () => {
     const { env, api, environmentId } = await setup();
     const consumer = startProcess({ ...env, REPLICATION_BATCH_SIZE: "50" });
-    await consumer.ready;
+    const { url } = await consumer.ready;
+    // The load starts once the slot streams: a slot made under writes waits for PostgreSQL's next
+    // snapshot of running transactions (up to 15 s), and the kill is meant to come mid-stream.
+    await vi.waitFor(async () => expect(await replicationHealth(url)).toMatchObject({ leader: true, streaming: true }), WAIT);
     const load = startLoad(env, environmentId);
-    await sleep(1_500);
+    // Mid-stream: batches of the load are in ClickHouse and acknowledged, more are coming.
+    await vi.waitFor(async () => expect((await replicationHealth(url)).rowsFlushed).toBeGreaterThanOrEqual(100), WAIT);
     await consumer.stop("SIGKILL");
-    await sleep(500);
+    // Sessions written while no consumer runs: the restarted one finds them in the slot.
+    await load.writes(20);
     const again = startProcess(env);
     cleanup.push(() => again.stop());
-    await again.ready;
-    await sleep(500);
+    const { url: againUrl } = await again.ready;
+    // The new consumer has the slot (the dead one's lock and connection released) and flushes.
+    await vi.waitFor(async () => {
+      const health = await replicationHealth(againUrl);
+      expect(health.streaming).toBe(true);
+      expect(health.rowsFlushed).toBeGreaterThan(0);
+    }, WAIT);
     await load.stop();
     expect(load.count()).toBeGreaterThan(20);
     await settleReplication(api.services, 30_000);
-  }, 90_000);
+  }, 120_000);
 
   it("catches up after ClickHouse was unavailable for a while", async () => {
     const dataDir = tempDir("ch-");
@@ -190,13 +255,21 @@ describe("replication faults", () => {
     cleanup.push(async () => clickhouse.kill("SIGKILL"));
     const { env, api, environmentId } = await setup(undefined, `http://127.0.0.1:${port}/replicated`);
     const consumer = await startConsumer(env);
+    const metrics = consumer.services.replication!.metrics;
+    // Streaming before the load (see the SIGKILL case), so the outage comes mid-stream.
+    await vi.waitFor(() => expect(metrics.streaming).toBe(true), WAIT);
     const load = startLoad(env, environmentId);
-    await sleep(700);
+    await vi.waitFor(() => expect(metrics.rowsFlushed).toBeGreaterThan(0), WAIT);
+    const errorsBefore = metrics.errors;
     clickhouse.kill("SIGKILL");
-    await sleep(2_000);
-    expect(consumer.services.replication!.metrics.errors).toBeGreaterThan(0);
+    // The consumer meets the outage: an insert fails, and its batch is retried from then on.
+    await vi.waitFor(() => expect(metrics.errors).toBeGreaterThan(errorsBefore), WAIT);
+    // Sessions written while ClickHouse is away; none can be flushed until it is back.
+    await load.writes(20);
+    const flushedBeforeRestart = metrics.rowsFlushed;
     clickhouse = await startClickHouse();
-    await sleep(700);
+    // The retried batch and what came after reach the new ClickHouse process.
+    await vi.waitFor(() => expect(metrics.rowsFlushed).toBeGreaterThan(flushedBeforeRestart), WAIT);
     await load.stop();
     await settleReplication(consumer.services, 30_000);
     expect(api.services.config.replicationEnabled).toBe(false);
@@ -208,13 +281,17 @@ describe("replication faults", () => {
     cleanup.push(async () => cluster.stop());
     const { env, environmentId } = await setup(cluster.url);
     const consumer = await startConsumer(env);
+    const metrics = consumer.services.replication!.metrics;
+    await vi.waitFor(() => expect(metrics.streaming).toBe(true), WAIT);
     const load = startLoad(env, environmentId);
-    await sleep(800);
+    // The restart comes mid-stream: rows of the load are in ClickHouse already.
+    await vi.waitFor(() => expect(metrics.rowsFlushed).toBeGreaterThan(0), WAIT);
     const t0 = Date.now();
-    await cluster.restart();
+    await load.during(cluster.restart());
     // A fast shutdown waits for the walsender until the consumer confirms the server's last position.
     expect(Date.now() - t0, cluster.log()).toBeLessThan(10_000);
-    await sleep(1_500);
+    // Sessions written after the restart: the consumer must be back on the slot to carry them.
+    await load.writes(20);
     await load.stop();
     expect(load.count()).toBeGreaterThan(10);
     await settleReplication(consumer.services, 30_000);
@@ -224,20 +301,23 @@ describe("replication faults", () => {
     const { env, api, environmentId } = await setup();
     const withRedis = { ...env, REDIS_URL: redisUrl() };
     const first = startProcess(withRedis);
-    await first.ready;
-    await sleep(500);
+    const { url: firstUrl } = await first.ready;
+    await vi.waitFor(async () => expect(await replicationHealth(firstUrl)).toMatchObject({ leader: true, streaming: true }), WAIT);
     const second = await startServer({ ...withRedis, REPLICATION_ENABLED: "1" });
     cleanup.push(() => second.close());
-    await sleep(800);
-    expect(second.services.replication!.metrics.leader).toBe(false);
+    const replication = second.services.replication!;
+    // The second asks for the lock and is refused, twice (a renewal period apart): it stays a follower.
+    await vi.waitFor(() => expect(replication.leaderLockRefusals).toBeGreaterThanOrEqual(2), WAIT);
+    expect(replication.metrics.leader).toBe(false);
     const load = startLoad(env, environmentId);
-    await sleep(500);
+    // The first carries the load before it dies.
+    await vi.waitFor(async () => expect((await replicationHealth(firstUrl)).rowsFlushed).toBeGreaterThan(0), WAIT);
     const killedAt = Date.now();
     await first.stop("SIGKILL");
-    while (!second.services.replication!.metrics.leader && Date.now() - killedAt < 10_000) await sleep(50);
-    expect(second.services.replication!.metrics.leader).toBe(true);
+    await vi.waitFor(() => expect(replication.metrics.leader).toBe(true), { timeout: 10_000, interval: 10 });
     expect(Date.now() - killedAt).toBeLessThan(5_000);
-    await sleep(500);
+    // The new leader carries it on.
+    await vi.waitFor(() => expect(replication.metrics.rowsFlushed).toBeGreaterThan(0), WAIT);
     await load.stop();
     await settleReplication(second.services, 30_000);
     const redis = new Redis(redisUrl());

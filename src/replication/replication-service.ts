@@ -19,6 +19,7 @@ export class ReplicationService {
   private replicator: SessionReplicator;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  private refusals = 0;
 
   constructor(
     private options: ReplicationServiceOptions,
@@ -38,6 +39,7 @@ export class ReplicationService {
       let acquired = false;
       try {
         acquired = await this.lock.tryAcquire();
+        if (!acquired) this.refusals++;
       } catch (error) {
         this.logger.warn({ err: error }, "leader lock unavailable");
       }
@@ -79,6 +81,15 @@ export class ReplicationService {
       }
       if (!this.stopped) await sleep(this.options.leaderRenewMs);
     }
+  }
+
+  /**
+   * Test hook: how many times this process asked for the leader lock and was refused (another
+   * process leads; a lock store that did not answer is not counted). Tests wait for refusals to
+   * show that a follower stays one, instead of sleeping and checking it did not take over.
+   */
+  get leaderLockRefusals(): number {
+    return this.refusals;
   }
 
   /** Waits until every committed change has reached ClickHouse (tests, benchmarks, shutdown). */
