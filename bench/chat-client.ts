@@ -3,7 +3,7 @@
 // transport's reader has it. The floor reads the same respond in this process, with no service.
 import type { UIMessageChunk } from "ai";
 import WebSocket from "ws";
-import { ChatSessionDocument } from "../client/generated/graphql.js";
+import { AppendToSessionDocument, ChatSessionDocument, CreateSessionDocument } from "../client/generated/graphql.js";
 import { serveChat, SessionsChatTransport, SessionsClient } from "../client/src/index.js";
 import { clientInput, clientResult } from "./load-process.js";
 import { summarize, type Summary } from "./stats.js";
@@ -11,8 +11,11 @@ import { summarize, type Summary } from "./stats.js";
 export interface ChatBenchInput {
   url: string;
   key: string;
-  /** "floor" calls respond in-process and reads its stream directly. */
-  path: "sse" | "ws" | "floor";
+  /**
+   * "floor" calls respond in-process and reads its stream directly; "append" times one append →
+   * delivery to a subscriber (WS) under the same conditions: the service's own step, for scale.
+   */
+  path: "sse" | "ws" | "floor" | "append";
   turns: number;
   /** Text deltas per reply. */
   chunks: number;
@@ -75,6 +78,27 @@ if (input.path === "floor") {
     const started = performance.now();
     await read(respond(), started, turn >= warmup);
   }
+} else if (input.path === "append") {
+  const client = new SessionsClient({ url: input.url, token: input.key, transport: "ws", webSocketImpl: WebSocket });
+  const id = (await client.request(CreateSessionDocument, { input: { type: "bench" } })).createSession.session.id;
+  const stop = new AbortController();
+  const sent: number[] = [];
+  let arrived: () => void = () => {};
+  const following = (async () => {
+    for await (const r of client.follow(id, "OUT", { fromSeqNum: 0, signal: stop.signal })) {
+      if (r.seqNum >= warmup) delivery.push(performance.now() - sent[r.seqNum]!);
+      arrived();
+    }
+  })();
+  for (let n = 0; n < input.turns * 10 + warmup; n++) {
+    const delivered = new Promise<void>((r) => (arrived = r));
+    sent[n] = performance.now();
+    await client.request(AppendToSessionDocument, { id, io: "OUT", records: [{ data: n }] });
+    await delivered;
+  }
+  stop.abort();
+  await following;
+  await client.close();
 } else {
   const chatId = `bench-chat-${input.path}-${Date.now().toString(36)}`;
   const connection = { url: input.url, token: input.key, transport: input.path, webSocketImpl: WebSocket };

@@ -119,11 +119,22 @@ async function run<M extends UIMessage>(client: SessionsClient, o: ServeChatOpti
   }
   const conversation = new ChatConversation<M>(client, id, { in: session.in.headSeqNum, out: session.out.headSeqNum });
   const turns = new Turns<M>(client, o, id, append, conversation, closing, onError, generateId);
-  for (let next = last ? last.inSeqNum + 1 : session.in.headSeqNum; !closing.aborted; ) {
+  const wait = (after: number) => {
+    const waiting = waitFor(client, id, after, o.waitTimeout ?? "1h", closing);
+    // Awaited below unless a turn fails first: then its failure is not news.
+    waiting.catch(() => {});
+    return waiting;
+  };
+  let next = last ? last.inSeqNum + 1 : session.in.headSeqNum;
+  let waiting = wait(next);
+  while (!closing.aborted) {
     o.onEvent?.({ type: "waiting", inSeqNum: next });
-    const record = await waitFor(client, id, next, o.waitTimeout ?? "1h", closing);
+    const record = await waiting;
     if (!record) return;
     next = record.seqNum + 1;
+    // The next waitpoint is made while this record is handled, so the message after a turn wakes
+    // the agent as soon as it lands, not after a create and a subscribe that follow the turn.
+    waiting = wait(next);
     // Stop records and anything else on `in` are not messages to answer.
     if (isChatMessageRecord(record.data)) await turns.answer(record.seqNum, record.data.message as M);
   }
