@@ -181,7 +181,7 @@ describe("sessions env rotate-webhook-secret", () => {
     await gql(APPEND, { id: session, data: "after rotation" });
     await untilDelivered(gql, id);
     const [delivery] = receiver.deliveries.filter((d) => d.body.includes(id));
-    expect(delivery!.webhookHeaders["webhook-signature"].split(" ")).toHaveLength(2);
+    expect(delivery!.webhookHeaders["webhook-signature"]!.split(" ")).toHaveLength(2);
     // A receiver that knows either secret accepts it.
     for (const secret of [old, fresh]) expect(new Webhook(secret).verify(delivery!.body, delivery!.webhookHeaders)).toMatchObject({ data: { id } });
     expect(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(delivery!.body, delivery!.webhookHeaders)).toThrow();
