@@ -1,5 +1,5 @@
 // `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, capacity,
-// throughput, resume, lag, lists, chat
+// throughput, resume, lag, lists, chat, callbacks
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { idleSubscribers } from "./capacity.js";
@@ -65,6 +65,16 @@ if (run("lists")) {
 }
 
 if (run("chat")) results.chat = await (await import("./chat.js")).chatBench({ turns: 30, chunks: 100, gapMs: 5 });
+
+if (run("callbacks")) {
+  const { callbackLatency } = await import("./callback-latency.js");
+  const callbacks = await callbackLatency({ rounds: 200 });
+  results.callbacks = callbacks;
+  console.log("\nCompletion → callback latency: a waitpoint with a callbackUrl completed by an append, until its signed POST arrives (PostgreSQL, one node)");
+  console.log("(from the append being sent, and from the waitpoint's completedAt: the server's clock, to the millisecond)");
+  const { fromAppend: a, fromCompletion: c } = callbacks;
+  console.table([{ rounds: a.n, "append → callback p50 ms": fmt(a.p50), "p99 ms": fmt(a.p99), "completion → callback p50 ms": fmt(c.p50), "p99 ms ": fmt(c.p99) }]);
+}
 
 writeFileSync(latest, `${JSON.stringify(results, null, 2)}\n`);
 console.log("\nwrote bench/results/latest.json");
