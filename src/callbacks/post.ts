@@ -58,6 +58,7 @@ export function post(options: PostOptions): Promise<PostOutcome> {
     else callback(null, address.address, address.family);
   };
   const transport = url.protocol === "https:" ? https : http;
+  if (options.signal?.aborted) return Promise.resolve({ error: "interrupted: the server shut down" });
   return new Promise<PostOutcome>((resolve) => {
     let settled = false;
     const finish = (outcome: PostOutcome) => {
