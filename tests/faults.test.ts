@@ -7,8 +7,13 @@ import { backendEnv, freePort } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
 import { createSessionId, startServer, type TestServer } from "./helpers/test-server.js";
 
-/** A client's pause before it retries or reconnects: part of the workload, not a wait for an event. */
-const backOff = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Failures in a row a client of the churn test puts up with. A cut (server.dropConnections, which
+ * closes every connection at once) fails the requests and subscriptions it finds open; once one has
+ * failed, the cut is over and a retry at once gets a new connection, so no back-off waits out
+ * anything. Twenty failures in a row are something else: the last one fails the test.
+ */
+const FAILURES_IN_A_ROW = 20;
 
 describe("subscribers that keep disconnecting", () => {
   let server: TestServer;
@@ -31,12 +36,12 @@ describe("subscribers that keep disconnecting", () => {
         const n = Math.min(1 + Math.floor(Math.random() * 5), TOTAL - appended);
         const records = Array.from({ length: n }, (_, i) => ({ data: appended + i }));
         // A cut connection may have lost the answer, not the append: retry under the same key.
-        for (;;) {
+        for (let failures = 0; ; ) {
           try {
             await client.request(AppendToSessionDocument, { id, io: "OUT", records, idempotencyKey: `batch-${appended}` });
             break;
-          } catch {
-            await backOff(20);
+          } catch (error) {
+            if (++failures >= FAILURES_IN_A_ROW) throw error;
           }
         }
         appended += n;
@@ -46,6 +51,7 @@ describe("subscribers that keep disconnecting", () => {
     const subscriber = async (k: number) => {
       const own = new SessionsClient({ url: server.url, token: secretKey, transport: k % 2 ? "sse" : "ws", webSocketImpl: (await import("ws")).default });
       const seen: number[] = [];
+      let failures = 0;
       while (seen.length < TOTAL) {
         // Stay for a random handful of records (or until a cut), then leave and come back.
         const stayFor = cycles < CYCLES ? 1 + Math.floor(Math.random() * 8) : Infinity;
@@ -53,23 +59,25 @@ describe("subscribers that keep disconnecting", () => {
         try {
           for await (const { sessionRecords } of own.subscribe(SessionRecordsDocument, { id, io: "OUT", fromSeqNum: seen.length })) {
             seen.push(sessionRecords.seqNum);
+            failures = 0;
             if (++got >= stayFor || seen.length === TOTAL) break;
           }
-        } catch {
-          await backOff(20);
+        } catch (error) {
+          // Cut: back at once, from where it left off.
+          if (++failures >= FAILURES_IN_A_ROW) throw error;
         }
         cycles++;
       }
       await own.close();
       return seen;
     };
-    const results = await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, k) => subscriber(k)));
-    await writer;
+    // The writer too, so that its failure ends the test at once rather than stalling the readers.
+    const [results] = await Promise.all([Promise.all(Array.from({ length: SUBSCRIBERS }, (_, k) => subscriber(k))), writer]);
     expect(cycles).toBeGreaterThanOrEqual(CYCLES);
     const expected = Array.from({ length: TOTAL }, (_, i) => i);
     for (const seen of results) expect(seen).toEqual(expected);
     await client.close();
-  }, 120_000);
+  }, 240_000);
 });
 
 describe("Redis restarted during waits and fan-out", () => {
