@@ -1,5 +1,5 @@
 import { ApiError, forbidden, notFound, unauthenticated } from "../errors/index.js";
-import type { Signal, Signals } from "../live/index.js";
+import { AsyncQueue, type Signal, type Signals } from "../live/index.js";
 import type { Session } from "../sessions/index.js";
 import type { Authentication, Credential, Principal } from "./principal.js";
 import { can, canAll } from "./scopes.js";
@@ -168,9 +168,21 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
   private timer: NodeJS.Timeout | undefined;
   /** A re-check in flight: events wait for it. */
   private held: Promise<unknown> | undefined;
-  /** Rejects the read in flight when the subscription is cut between two events. */
-  private interrupt!: (error: ApiError) => void;
-  private interrupted = new Promise<never>((_resolve, reject) => (this.interrupt = reject));
+  /**
+   * How a cut answers the read in flight. An AsyncQueue (a channel's records) answers it `done`
+   * when it is returned, and that answer becomes the refusal. Other sources (generators) may not
+   * answer until their next event, so their reads are answered through `reader`, settled by the
+   * source's answer or, first, by the cut.
+   * Never a long-lived promise raced by every read: each race leaves a reaction on a promise that
+   * does not settle, kept with its result for as long as the subscription lives (~350 bytes per
+   * event per subscriber). Nor an async function per read: with a thousand subscribers of a
+   * channel, each waiting read lives across minor GCs, and what it holds is promoted.
+   */
+  private readonly endsReads: boolean;
+  private reader: { resolve: (result: IteratorResult<T | LiveRefusal>) => void; reject: (error: unknown) => void } | undefined;
+  private startRead = (resolve: (result: IteratorResult<T | LiveRefusal>) => void, reject: (error: unknown) => void) => {
+    this.reader = { resolve, reject };
+  };
 
   constructor(
     private source: AsyncIterator<T>,
@@ -178,7 +190,7 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
     private options: GuardOptions<T>,
     private release: () => void,
   ) {
-    this.interrupted.catch(() => {});
+    this.endsReads = source instanceof AsyncQueue;
     this.expireAt(caller.principal.credential.expiresAt);
   }
 
@@ -205,9 +217,11 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
   cut(error: ApiError) {
     if (this.ended) return;
     this.failure = error;
-    this.interrupt(error);
+    const reader = this.reader;
+    this.reader = undefined;
     this.finish();
     void this.source.return?.();
+    reader?.resolve(this.refusal());
   }
 
   /** A refusal, if the caller may no longer see this event. */
@@ -219,20 +233,30 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
     return undefined;
   }
 
-  async next(): Promise<IteratorResult<T | LiveRefusal>> {
-    if (this.ended) return this.refusal();
-    const result = await Promise.race([this.source.next(), this.interrupted]).catch((error: unknown) => {
-      if (this.failure) return undefined;
-      this.finish();
-      throw error;
-    });
-    if (!result) return this.refusal();
+  next(): Promise<IteratorResult<T | LiveRefusal>> {
+    if (this.ended) return Promise.resolve(this.refusal());
+    let read: Promise<IteratorResult<T>>;
+    try {
+      read = this.source.next();
+    } catch (error) {
+      read = Promise.reject(error);
+    }
+    const checked = read.then(this.onRead, this.onReadFailed);
+    if (this.endsReads) return checked;
+    const answer = new Promise(this.startRead);
+    checked.then(this.answer, this.answerFailure);
+    return answer;
+  }
+
+  private onRead = (result: IteratorResult<T>): IteratorResult<T | LiveRefusal> | Promise<IteratorResult<T | LiveRefusal>> => {
     if (result.done) {
+      // Cut while the read waited: the source was ended for it, and the refusal is the answer.
+      if (this.failure) return this.refusal();
       this.finish();
       return result;
     }
     // A re-check started before this event was handed over decides whether it may be delivered.
-    while (this.held) await this.held;
+    if (this.held) return this.held.then(() => this.onRead(result));
     if (this.ended) return this.refusal();
     const refusal = this.admit(result.value);
     if (refusal) {
@@ -240,7 +264,26 @@ class Guard<T> implements AsyncIterableIterator<T | LiveRefusal>, Cuttable {
       return this.refusal();
     }
     return result;
-  }
+  };
+
+  private onReadFailed = (error: unknown): IteratorResult<T | LiveRefusal> => {
+    if (this.failure) return this.refusal();
+    this.finish();
+    throw error;
+  };
+
+  /** The source's answer, checked, unless a cut answered first (then it is dropped). */
+  private answer = (result: IteratorResult<T | LiveRefusal>) => {
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.resolve(result);
+  };
+
+  private answerFailure = (error: unknown) => {
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.reject(error);
+  };
 
   /** The refusal as the stream's last event, once; then the stream is over. */
   private refusal(): IteratorResult<T | LiveRefusal> {

@@ -4,6 +4,7 @@
  *
  * Other domains import this folder only through this file (.dependency-cruiser.cjs).
  */
+export { AsyncQueue } from "./async-queue.js";
 export { ChannelFanout } from "./channel-fanout.js";
 export { CountedCaps } from "./counted-caps.js";
 export { bindConnection, type Connection, connectionOf, credentialKey, credentialKeyOf, Outbox } from "./outbox.js";
