@@ -179,8 +179,11 @@ export function createApp(services: Services) {
         }));
       },
       // Errors leave in the contract's shape (src/errors/shaping.ts); results without errors untouched.
+      // Checked here first: a result without errors (nearly every one) costs no audience object.
       onNext: (_ctx, _id, _payload, args, result) =>
-        masking.formatResult(result, { requestId: operationId(args), authenticated: () => (args.contextValue as Context).auth.principal !== null }),
+        result.errors?.length
+          ? masking.formatResult(result, { requestId: operationId(args), authenticated: () => (args.contextValue as Context).auth.principal !== null })
+          : undefined,
       onError: (ctx, id, _payload, errors) =>
         masking.formatErrors(errors, { requestId: wsRequestIds.take(ctx, id), authenticated: () => authenticated(wsAuthorization(ctx.connectionParams)) }),
       onComplete: (ctx, id) => void wsRequestIds.take(ctx, id),

@@ -177,17 +177,23 @@ function endWithError<T>(source: AsyncIterable<T>): AsyncIterableIterator<T | Ex
   const iterator = source[Symbol.asyncIterator]();
   let over = false;
   const done = { done: true, value: undefined } as const;
+  const lastResult = (error: unknown): IteratorResult<T | ExecutionResult> => {
+    // An aborted request has nobody left to tell; yoga wants its AbortError back.
+    if (error instanceof Error && error.name === "AbortError") throw error;
+    over = true;
+    return { done: false, value: { data: null, errors: [isGraphQLError(error) ? error : locatedError(error, undefined)] } };
+  };
   return {
-    async next() {
-      if (over) return done;
+    // A plain promise chain, not an async function per event (see the live-access Guard).
+    next() {
+      if (over) return Promise.resolve(done);
+      let step: Promise<IteratorResult<T>>;
       try {
-        return await iterator.next();
+        step = iterator.next();
       } catch (error) {
-        // An aborted request has nobody left to tell; yoga wants its AbortError back.
-        if (error instanceof Error && error.name === "AbortError") throw error;
-        over = true;
-        return { done: false, value: { data: null, errors: [isGraphQLError(error) ? error : locatedError(error, undefined)] } };
+        step = Promise.reject(error);
       }
+      return step.then(undefined, lastResult);
     },
     // Straight to the source, even while a next() waits: a subscriber that leaves is let go at once.
     async return() {

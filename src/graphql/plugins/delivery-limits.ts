@@ -74,7 +74,9 @@ export function deliveryLimits({ limits, refusals, caps }: DeliveryLimitsOptions
 
 /**
  * The subscription's results, each let through only when its connection has room for it; `end`
- * runs once, however the stream finishes (done, returned, failed).
+ * runs once, however the stream finishes (done, returned, failed). Plain promise chains with
+ * handlers made once, not an async function per result: with a thousand subscribers each read
+ * waits across several minor GCs, and what it holds is promoted (see the live-access Guard).
  */
 function budgeted(
   source: AsyncIterable<ExecutionResult>,
@@ -83,23 +85,30 @@ function budgeted(
   onError: (error: unknown) => void,
 ): AsyncIterableIterator<ExecutionResult> {
   const iterator = source[Symbol.asyncIterator]();
+  const onStep = (step: IteratorResult<ExecutionResult>): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> => {
+    if (step.done) end();
+    else if (outbox) {
+      const json = encodedResultData(step.value.data);
+      const room = outbox.admit(json === undefined ? SMALL_RESULT_BYTES : json.length);
+      if (room) return room.then(() => step);
+    }
+    return step;
+  };
+  const onFailure = (error: unknown): never => {
+    end();
+    onError(error);
+    throw error;
+  };
   const iterable: AsyncIterableIterator<ExecutionResult> = {
     [Symbol.asyncIterator]: () => iterable,
-    async next() {
-      let step: IteratorResult<ExecutionResult>;
+    next() {
+      let step: Promise<IteratorResult<ExecutionResult>>;
       try {
-        step = await iterator.next();
+        step = iterator.next();
       } catch (error) {
-        end();
-        onError(error);
-        throw error;
+        step = Promise.reject(error);
       }
-      if (step.done) end();
-      else if (outbox) {
-        const json = encodedResultData(step.value.data);
-        await outbox.admit(json === undefined ? SMALL_RESULT_BYTES : json.length);
-      }
-      return step;
+      return step.then(onStep, onFailure);
     },
     async return(value?: unknown) {
       end();
