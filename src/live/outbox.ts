@@ -36,7 +36,23 @@ export class Outbox {
   private readonly stallMs: number;
   /** Let through this turn: not in the write buffer yet, since GraphQL work sits in between. */
   private turnBytes = 0;
-  private turnReset: NodeJS.Immediate | undefined;
+  /**
+   * The outboxes that let something through this turn, and the one immediate that starts the
+   * next turn for all of them: not one per outbox, since with a thousand sockets on a channel
+   * every record would schedule a thousand.
+   */
+  private static inTurn = new Set<Outbox>();
+  private static turnEnd: NodeJS.Immediate | undefined;
+  private static endTurn = () => {
+    Outbox.turnEnd = undefined;
+    // Those that let something through again while these release go in the next turn.
+    const outboxes = Outbox.inTurn;
+    Outbox.inTurn = new Set();
+    for (const outbox of outboxes) {
+      outbox.turnBytes = 0;
+      outbox.release();
+    }
+  };
   private waiters: { bytes: number; resolve: () => void }[] = [];
   private stallTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -81,11 +97,8 @@ export class Outbox {
   private take(bytes: number) {
     this.turnBytes += bytes;
     // By the next turn what was let through is written (in the buffer) or dropped.
-    this.turnReset ??= setImmediate(() => {
-      this.turnReset = undefined;
-      this.turnBytes = 0;
-      this.release();
-    });
+    Outbox.inTurn.add(this);
+    Outbox.turnEnd ??= setImmediate(Outbox.endTurn);
   }
 
   private release() {
