@@ -1,5 +1,5 @@
 import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
-import { mapAsyncIterator, type Plugin } from "graphql-yoga";
+import type { Plugin } from "graphql-yoga";
 import { encodeResultData } from "../../live/index.js";
 import type { StoredRecord } from "../../channels/index.js";
 
@@ -50,8 +50,44 @@ export function sharedSubscriptionResults(onDelivered: () => void): Plugin {
         const source = await createSourceEventStream(args);
         if (!(Symbol.asyncIterator in source)) return source;
         const key = `${args.operationName ?? ""}\n${JSON.stringify(args.variableValues ?? {})}`;
-        return mapAsyncIterator(source, (payload) => executeShared(args, key, payload));
+        return mapEvents(source[Symbol.asyncIterator](), (payload) => executeShared(args, key, payload));
       });
     },
   };
+}
+
+const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof value === "object" && value !== null && typeof (value as PromiseLike<T>).then === "function";
+
+/**
+ * `source`'s events mapped by `map`, as graphql-yoga's mapAsyncIterator does (a failed map closes
+ * the source and fails the stream), in one promise per event: yoga's builds several promise-like
+ * objects and closures per event, which with a thousand subscribers of a channel was the largest
+ * allocation on the delivery path, and each subscriber's waiting read lives across minor GCs.
+ */
+function mapEvents<T>(source: AsyncIterator<unknown>, map: (payload: unknown) => T | PromiseLike<T>): AsyncIterableIterator<T> {
+  const closeWith = (error: unknown): Promise<never> => {
+    const rethrow = (): never => {
+      throw error;
+    };
+    return source.return ? Promise.resolve(source.return()).then(rethrow, rethrow) : Promise.reject(error);
+  };
+  const toResult = (value: T): IteratorResult<T> => ({ value, done: false });
+  const onStep = (step: IteratorResult<unknown>): IteratorResult<T> | Promise<IteratorResult<T>> => {
+    if (step.done) return step;
+    let value: T | PromiseLike<T>;
+    try {
+      value = map(step.value);
+    } catch (error) {
+      return closeWith(error);
+    }
+    return isPromiseLike(value) ? Promise.resolve(value).then(toResult, closeWith) : { value, done: false };
+  };
+  const iterator: AsyncIterableIterator<T> = {
+    next: () => source.next().then(onStep),
+    return: (value?: unknown) => (source.return ? source.return(value).then(onStep) : Promise.resolve({ value: undefined, done: true })),
+    throw: (error?: unknown) => (source.throw ? source.throw(error).then(onStep) : closeWith(error)),
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
