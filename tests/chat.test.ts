@@ -23,7 +23,8 @@ describe.each(["sse", "ws"] as const)("chat over %s", (transport) => {
   beforeAll(async () => {
     server = await startServer("pglite");
     ({ secretKey: key, gql } = await server.newEnvironment());
-  });
+    // Start-up alone can take a minute on a loaded machine.
+  }, 180_000);
   afterEach(async () => {
     await Promise.all(cleanups.splice(0).map((c) => c()));
   });

@@ -14,7 +14,8 @@ describe("examples/worker.ts", () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer("pglite");
-  });
+    // Start-up alone can take a minute on a loaded machine.
+  }, 180_000);
   afterAll(() => server?.close());
 
   const startWorker = (chatId: string, secretKey: string, env: Record<string, string> = {}) => {
