@@ -92,7 +92,8 @@ beforeAll(async () => {
   inspector = new WebSocket(debuggerUrl);
   await new Promise((resolve, reject) => inspector.once("open", resolve).once("error", reject));
   gql = gqlClient(url, SECRET);
-}, 60_000);
+  // Three minutes: starting the server process took over a minute on a loaded 2-core machine.
+}, 180_000);
 
 afterAll(async () => {
   inspector?.close();
