@@ -38,7 +38,14 @@ interface Backend {
   name: string;
   /** A trim takes a seqNum of its own (S2's command record), see the store conformance suite. */
   trimTakesSeqNum: boolean;
-  start(extra?: Record<string, string>): Promise<{ server: TestServer; close(): Promise<void>; streams?(): string[] }>;
+  start(extra?: Record<string, string>): Promise<{
+    server: TestServer;
+    close(): Promise<void>;
+    /** S2: the streams the double holds. */
+    streams?(): string[];
+    /** S2: where the double's copy of a session's `out` stream begins, after the trim commands it was sent. */
+    s2TrimmedBefore?(sessionId: string): number | undefined;
+  }>;
 }
 
 const backends: Backend[] = [
@@ -59,6 +66,8 @@ const backends: Backend[] = [
       return {
         server,
         streams: () => [...double.streams.keys()],
+        s2TrimmedBefore: (sessionId) =>
+          ([...double.streams].find(([name]) => name.endsWith(`/sessions/${sessionId}/out`))?.[1] as { trimmedBefore?: number } | undefined)?.trimmedBefore,
         async close() {
           await server.close();
           await double.close();
@@ -114,6 +123,8 @@ describe.each(backends)("data lifecycle on the $name", (backend) => {
     // fromSeqNum's default is 0: below the head too.
     expect(extensionsOf(await gql(READ_DEFAULT, { id }))[0]).toMatchObject({ code: "RECORDS_TRIMMED", headSeqNum: 4 });
     expect(seqs((await gql(READ, { id, from: 4 })).data!.session.out.records)).toEqual(range(4, 10));
+    // On S2 the records are removed by S2 itself, told by a trim command record.
+    if (running.s2TrimmedBefore) expect(running.s2TrimmedBefore(id)).toBe(4);
     // Never back; the other channel is untouched.
     expect((await trim(id, 1)).headSeqNum).toBe(4);
     expect((await channels(id)).in).toEqual({ headSeqNum: 0, tailSeqNum: 0 });

@@ -30,16 +30,19 @@ export interface HousekeepingExtras {
  */
 export function createHousekeeping(config: Config, db: Database, redis: Redis | undefined, logger: Logger, limits: Limits, extras: HousekeepingExtras = {}) {
   const intervalMs = config.sweepIntervalMs;
-  const lock = redis
-    ? new RedisLeaderLock(redis, "sessions:housekeeping:leader", intervalMs)
-    : config.DATABASE_URL
-      ? new PostgresLeaderLock(config.DATABASE_URL, 727_003)
-      : undefined;
+  // Nodes share a sweeper only when they share a database: PGlite is one process's own (no lock),
+  // and the Redis lease is named after the database, so deployments (or test servers) sharing a
+  // Redis but not a database never keep each other from sweeping.
+  const lock = !config.DATABASE_URL
+    ? undefined
+    : redis
+      ? new RedisLeaderLock(redis, `sessions:housekeeping:leader:${databaseName(config.DATABASE_URL)}`, intervalMs)
+      : new PostgresLeaderLock(config.DATABASE_URL, 727_003);
   return new Housekeeping({
     sql: db.sql,
     logger,
     lock,
-    releaseLock: !redis,
+    releaseLock: !(redis && config.DATABASE_URL),
     intervalMs,
     onSwept: extras.onSwept,
     tasks: [
@@ -51,4 +54,10 @@ export function createHousekeeping(config: Config, db: Database, redis: Redis | 
       ...(limits.storagePerEnvironment === null ? [] : [environmentStorage()]),
     ],
   });
+}
+
+/** A database as its address names it (host, port and name; never its credentials). */
+function databaseName(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  return `${url.hostname}:${url.port || "5432"}${url.pathname}`;
 }
