@@ -142,7 +142,7 @@ describe.each(["in-process", "redis"] as const)("waitpoints with the %s index", 
     const short = (await create({ session, timeout: "300ms" })).waitpoint;
     await sweptToTimedOut(short.id);
     expect((await get(short.id)).status).toBe("TIMED_OUT");
-    if (redis) expect(await redis.pttl(`sessions:waitpoints:${session}:IN`)).toBeGreaterThan(3_000_000);
+    if (redis) expect(await redis.pttl(`sessions:waitpoints:${session}/IN`)).toBeGreaterThan(3_000_000);
     await gql(APPEND, { id: session, io: "IN", data: "late but in time" });
     expect((await until(long.id, "COMPLETED")).record).toEqual({ seqNum: 0, data: "late but in time" });
     expect(await get(short.id)).toMatchObject({ status: "TIMED_OUT", record: null });
