@@ -28,7 +28,8 @@ describe("sessions CLI", () => {
     expect(list).toMatch(/^staging\tenv_[a-z0-9]+\t\d{4}-/m);
     expect(list).not.toContain("sk_");
     expect(() => cli(env, "env", "create", "staging")).toThrow();
-  });
+    // Three CLI processes, each starting tsx: about 10 s apiece on a loaded 2-core machine.
+  }, 120_000);
 });
 
 /** The CLI run to its end: its exit status, its stdout (the one line scripts capture) and its stderr (audit lines, warnings). */
