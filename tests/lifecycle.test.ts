@@ -287,6 +287,26 @@ describe.each(backends)("data lifecycle on the $name", (backend) => {
     expect((await gql(DELETE, { id: "session_00000000000000000000" })).data!.deleteSession).toEqual({ id: "session_00000000000000000000", deleted: false });
   });
 
+  it("a waitpoint after a trimmed seqNum completes with the first record still stored, and the channel's other waitpoints still wake", async () => {
+    const id = await create();
+    await append(id, ["i0", "i1", "i2"], "IN");
+    await trim(id, 2, "IN");
+    const CREATE_AFTER = `mutation($session: ID!, $after: SeqNum) { createSessionWaitpoint(input: { session: $session, io: IN, afterSeqNum: $after }) {
+      waitpoint { id status record { seqNum data } } } }`;
+    const early = await gql(CREATE_AFTER, { session: id, after: 0 });
+    expect(early.errors).toBeUndefined();
+    expect(early.data!.createSessionWaitpoint.waitpoint).toMatchObject({ status: "COMPLETED", record: { seqNum: 2, data: "i2" } });
+    // One waiting from below the head (set by hand: no trim passes a pending waitpoint's seqNum)
+    // and one for the next record: an append wakes both, the first with the head's record.
+    const below = (await gql(CREATE_AFTER, { session: id })).data!.createSessionWaitpoint.waitpoint.id as string;
+    await server.services.db.sql.query(`UPDATE waitpoints SET after_seq_num = 0 WHERE id = $1`, [below]);
+    const next = (await gql(CREATE_AFTER, { session: id })).data!.createSessionWaitpoint.waitpoint.id as string;
+    const late = await append(id, ["i-next"], "IN");
+    const status = async (wid: string) => (await gql(`query($id: ID!) { waitpoint(id: $id) { status record { seqNum } } }`, { id: wid })).data!.waitpoint;
+    await vi.waitFor(async () => expect(await status(next)).toEqual({ status: "COMPLETED", record: { seqNum: late.firstSeqNum } }), { timeout: 10_000 });
+    expect(await status(below)).toEqual({ status: "COMPLETED", record: { seqNum: 2 } });
+  });
+
   it("recordRetention takes a duration up to the limit; anything else is BAD_USER_INPUT", async () => {
     expect((await gql(CREATE, { input: { type: "t", recordRetention: "30d" } })).errors).toBeUndefined();
     for (const bad of ["soon", "0s", "3651d"]) expect(codes(await gql(CREATE, { input: { type: "t", recordRetention: bad } }))).toEqual(["BAD_USER_INPUT"]);

@@ -1,7 +1,7 @@
 import { randomToken } from "../auth/index.js";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import { isUniqueViolation } from "../db/index.js";
-import { sessionClosed } from "../errors/index.js";
+import { sessionClosed, trimmedHead } from "../errors/index.js";
 import { newWaitpointId } from "../sessions/index.js";
 import type { Session } from "../sessions/index.js";
 import { sessionStatus } from "../sessions/index.js";
@@ -109,9 +109,10 @@ export class WaitpointService {
       return { waitpoint: winner, isCached: true };
     }
     await this.index.add(channel, waitpoint.id, waitpoint.timeoutAt);
-    this.watch(channel, afterSeqNum);
+    // Records below the head were trimmed: the first record still stored at or after afterSeqNum is the head's.
+    this.watch(channel, Math.max(afterSeqNum, await this.store.head(channel)));
     // The race check: a record may have landed before the index knew of this waitpoint.
-    const [record] = await this.store.read(channel, afterSeqNum, 1);
+    const record = await this.firstRecord(channel, afterSeqNum);
     if (!record) return { waitpoint, isCached: false };
     await this.complete([waitpoint.id], record);
     return { waitpoint: await this.prisma.waitpoint.findUniqueOrThrow({ where: { id: waitpoint.id }, include: withCallback }), isCached: false };
@@ -142,8 +143,23 @@ export class WaitpointService {
     }
     // SeqNums are dense, so the first record at or after `after` is the one at `after`.
     for (const [after, ids] of byAfter) {
-      const [record] = await this.store.read(channel, after, 1);
+      const record = await this.firstRecord(channel, after);
       if (record) await this.complete(ids, record);
+    }
+  }
+
+  /**
+   * The first record stored at or after `seqNum`: from the head when records from `seqNum` on were
+   * trimmed (a waitpoint created with an afterSeqNum below the head), rather than a RECORDS_TRIMMED
+   * that would leave the channel's other waitpoints unwoken.
+   */
+  private async firstRecord(channel: ChannelKey, seqNum: number): Promise<StoredRecord | undefined> {
+    try {
+      return (await this.store.read(channel, seqNum, 1))[0];
+    } catch (error) {
+      const head = trimmedHead(error);
+      if (head === undefined) throw error;
+      return (await this.store.read(channel, head, 1))[0];
     }
   }
 
