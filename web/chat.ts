@@ -1,3 +1,4 @@
+import "./zod-jitless.js";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
 import { ChatPage } from "./chat-page.js";
