@@ -2,7 +2,7 @@ import { Chat } from "@ai-sdk/react";
 import type { UIMessage } from "ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
-import { loadChat, serveChat, SessionsChatTransport, textOf, type ChatServer, type ServeChatEvent } from "../client/src/index.js";
+import { loadChat, loadChatSnapshot, serveChat, SessionsChatTransport, textOf, type ChatServer, type ServeChatEvent } from "../client/src/index.js";
 import { chatIdFor, readReply, ScriptedAgent, userMessage } from "./helpers/chat.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -99,6 +99,23 @@ describe.each(["sse", "ws"] as const)("chat over %s", (transport) => {
     expect(lines(loaded)).toEqual(lines(chat.messages));
     // The same messages, ids included: the page's useChat state and the stored chat agree.
     expect(loaded.map((m) => m.id)).toEqual(chat.messages.map((m) => m.id));
+  });
+
+  it("loads a trimmed chat from the heads and says its history is trimmed, never showing the rest as whole", async () => {
+    const chatId = chatIdFor("trimmed");
+    serve(chatId, new ScriptedAgent());
+    const chat = new Chat<UIMessage>({ id: chatId, transport: newTransport() });
+    await chat.sendMessage({ text: "first" });
+    await chat.sendMessage({ text: "second" });
+    expect((await loadChatSnapshot({ ...connection(), chatId })).historyTrimmed).toBe(false);
+    // The first turn goes: `in` from its second message on, `out` from the second turn's start on.
+    const secondTurn = (await outRecords(chatId)).filter((r) => r.data.type === "chat.turn-start")[1]!.seqNum;
+    const trim = `mutation($id: ID!, $io: SessionIO!, $before: SeqNum!) { trimSessionChannel(id: $id, io: $io, beforeSeqNum: $before) { headSeqNum } }`;
+    expect(codes(await gql(trim, { id: chatId, io: "IN", before: 1 }))).toEqual([]);
+    expect(codes(await gql(trim, { id: chatId, io: "OUT", before: secondTurn }))).toEqual([]);
+    const snapshot = await loadChatSnapshot({ ...connection(), chatId });
+    expect(snapshot.historyTrimmed).toBe(true);
+    expect(lines(snapshot.messages)).toEqual(["user: second", "assistant: You said: second"]);
   });
 
   it("coalesces a long reply into few records, the first chunk at once", async () => {

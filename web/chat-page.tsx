@@ -86,6 +86,11 @@ function Conversation({ url, token, chatId, snapshot }: ChatPageProps & { snapsh
   return (
     <>
       <div className="chat" data-testid="conversation" data-status={status}>
+        {snapshot.historyTrimmed && (
+          <p className="muted" data-testid="history-trimmed">
+            Earlier messages are no longer kept: the conversation starts here.
+          </p>
+        )}
         {messages.length === 0 && <p className="muted">No messages yet: say something.</p>}
         {messages.map((m, i) => (
           <MessageBubble key={m.id} message={m} streaming={busy && i === messages.length - 1 && m.role === "assistant"} />

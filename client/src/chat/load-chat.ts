@@ -20,6 +20,12 @@ export interface ChatSnapshot<M extends UIMessage = UIMessage> {
   outTailSeqNum: number;
   /** Follow `in` from here for what comes after this snapshot. */
   inTailSeqNum: number;
+  /**
+   * True when the start of the conversation is gone (trimSessionChannel or record retention moved
+   * a channel's headSeqNum past 0): `messages` then begins mid-conversation, from the heads, and a
+   * page should say so rather than show it as the whole chat.
+   */
+  historyTrimmed: boolean;
 }
 
 /**
@@ -42,7 +48,7 @@ export async function loadChatSnapshot<M extends UIMessage = UIMessage>(options:
 
 export async function snapshotWith<M extends UIMessage>(client: SessionsClient, chatId: string): Promise<ChatSnapshot<M>> {
   const { session } = await client.request(ChatSessionDocument, { id: chatId });
-  if (!session) return { messages: [], sessionId: undefined, status: "ACTIVE", outTailSeqNum: 0, inTailSeqNum: 0 };
+  if (!session) return { messages: [], sessionId: undefined, status: "ACTIVE", outTailSeqNum: 0, inTailSeqNum: 0, historyTrimmed: false };
   const conversation = new ChatConversation<M>(client, session.id, { in: session.in.headSeqNum, out: session.out.headSeqNum });
   await conversation.sync();
   return {
@@ -52,5 +58,6 @@ export async function snapshotWith<M extends UIMessage>(client: SessionsClient, 
     // Where the reads stopped: nothing between them and these is missed by a follower.
     outTailSeqNum: conversation.cursor.out,
     inTailSeqNum: conversation.cursor.in,
+    historyTrimmed: session.in.headSeqNum > 0 || session.out.headSeqNum > 0,
   };
 }
