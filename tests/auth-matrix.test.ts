@@ -45,6 +45,26 @@ const operations: Operation[] = [
   { name: "createSession", need: "create", run: query(`mutation($e: String!) { createSession(input: { type: "chat", externalId: $e }) { isCached } }`, (t) => ({ e: t.name })) },
   { name: "updateSession", need: "admin", run: query(`mutation($id: ID!) { updateSession(id: $id, input: { tags: ["t"] }) { id } }`, (t) => ({ id: t.name })) },
   { name: "closeSession", need: "admin", run: query(`mutation($id: ID!) { closeSession(id: $id) { id } }`, (t) => ({ id: t.name })) },
+  {
+    name: "deleteSession",
+    need: "admin",
+    // Idempotent: a delete that matched nothing answers deleted: false, which must not pass for one that did.
+    run: (call, t) =>
+      call.gql(`mutation($id: ID!) { deleteSession(id: $id) { deleted } }`, { id: t.name }).then((r) =>
+        r.data?.deleteSession?.deleted === false ? "nothing deleted" : outcome(r),
+      ),
+  },
+  { name: "trimSessionChannel", need: "write", run: query(`mutation($id: ID!) { trimSessionChannel(id: $id, io: IN, beforeSeqNum: 1) { headSeqNum } }`, (t) => ({ id: t.name })) },
+  {
+    // A callback is a signed POST to a URL of the caller's choosing: agents (secret keys) only.
+    name: "createSessionWaitpoint with callbackUrl",
+    need: "secret",
+    run: query(`mutation($id: ID!, $url: String!) { createSessionWaitpoint(input: { session: $id, callbackUrl: $url }) { isCached } }`, (t) => ({
+      id: t.name,
+      url: "http://127.0.0.1:9/never-called",
+    })),
+  },
+  { name: "webhookSigningSecret", need: "secret", run: query(`{ webhookSigningSecret }`, () => ({})) },
   { name: "createPublicAccessToken", need: "secret", run: query(`mutation { createPublicAccessToken(scopes: ["read:all"]) { token } }`, () => ({})) },
   { name: "revokePublicAccessTokens", need: "secret", run: query(`mutation { revokePublicAccessTokens { revokedBefore } }`, () => ({})) },
   ...(["sessionRecords", "sessionChanged", "waitpointChanged"] as const).map(
@@ -123,7 +143,7 @@ describe("auth matrix", () => {
       // Everything it may do happens in its own environment, where the target does not exist.
       expect: (op) =>
         ({ secret: "FORBIDDEN", list: "ok", create: "ok" })[op.need as string] ??
-        ({ session: "null", node: "null", waitpoint: "null" })[op.name] ??
+        ({ session: "null", node: "null", waitpoint: "null", deleteSession: "nothing deleted" })[op.name] ??
         "NOT_FOUND",
     },
     { name: "secret key", make: async () => env.secretKey, expect: () => "ok" },
@@ -142,7 +162,8 @@ describe("auth matrix", () => {
   ];
 
   beforeAll(async () => {
-    server = await startServer("pglite");
+    // 127.0.0.1 may be a callback's host here; no waitpoint of this test completes, so none is called.
+    server = await startServer("pglite", { CALLBACK_ALLOWED_HOSTS: "127.0.0.1" });
     env = await server.newEnvironment();
     otherEnv = await server.newEnvironment();
   });

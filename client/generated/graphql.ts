@@ -26,7 +26,7 @@ export type CreateSessionInput = {
 export type CreateWaitpointInput = {
   /** Defaults to the channel's current tail: the waitpoint waits for the next record. */
   afterSeqNum?: number | null | undefined;
-  /** https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout. */
+  /** https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout. Needs a secret key: public access tokens get FORBIDDEN. */
   callbackUrl?: string | null | undefined;
   /** Same key on the same session and channel returns the same waitpoint. */
   idempotencyKey?: string | null | undefined;

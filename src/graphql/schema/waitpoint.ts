@@ -72,7 +72,10 @@ const CreateWaitpointInput = builder.inputType("CreateWaitpointInput", {
     timeout: t.string({ description: 'e.g. "30s", "1h"; default 1h, at most 7d.' }),
     idempotencyKey: t.string({ description: "Same key on the same session and channel returns the same waitpoint." }),
     tags: t.stringList(),
-    callbackUrl: t.string({ description: "https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout." }),
+    callbackUrl: t.string({
+      description:
+        "https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout. Needs a secret key: public access tokens get FORBIDDEN.",
+    }),
   }),
 });
 
@@ -102,7 +105,13 @@ builder.mutationField("createSessionWaitpoint", (t) =>
   t.field({
     type: CreateWaitpointPayload,
     args: { input: t.arg({ type: CreateWaitpointInput, required: true }) },
-    authScopes: (_root, args) => ({ session: { action: "write", session: args.input.session } }),
+    // A callback makes this server send a POST signed with the environment's webhook secret to a URL
+    // of the caller's choosing: only agents (secret keys) may ask for one. A token held in a browser
+    // could otherwise collect genuinely signed events to replay at the environment's real receiver.
+    authScopes: (_root, args) =>
+      args.input.callbackUrl == null
+        ? { session: { action: "write", session: args.input.session } }
+        : { $all: { session: { action: "write", session: args.input.session }, secretKey: true } },
     resolve: (_root, args, ctx) => resolvers.createSessionWaitpoint(ctx, args.input),
   }),
 );
