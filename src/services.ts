@@ -13,7 +13,7 @@ import { ChannelAccessGrants } from "./channels/index.js";
 import { ChannelWriter } from "./channels/index.js";
 import { LocalStreamStore } from "./channels/index.js";
 import { S2StreamStore } from "./channels/index.js";
-import { storageCaps } from "./channels/index.js";
+import { DatabaseAppendGuard, storageCaps, type Follow } from "./channels/index.js";
 import { MemoryPendingIndex } from "./waitpoints/index.js";
 import { RedisPendingIndex } from "./waitpoints/index.js";
 import { WaitpointService } from "./waitpoints/index.js";
@@ -54,6 +54,8 @@ export interface Services {
   sessions: SessionStore;
   sessionsRepository: SessionsRepository;
   store: StreamStore;
+  /** The store's own live read, when clients may write to it directly (S2); undefined for the local store. */
+  follow: Follow | undefined;
   writer: ChannelWriter;
   signals: Signals;
   fanout: ChannelFanout;
@@ -96,16 +98,25 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const resolvedLimits = resolveLimits(config);
   const refusals = new Refusals({ counter: metrics.limitRefusals, logger });
   const caps = storageCaps(resolvedLimits);
-  const store: StreamStore =
+  const s2 =
     config.S2_ACCESS_TOKEN && config.S2_BASIN
-      ? new S2StreamStore({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoint: config.S2_ENDPOINT, sql: db.sql })
-      : new LocalStreamStore(db.sql, { caps });
+      ? new S2StreamStore({
+          accessToken: config.S2_ACCESS_TOKEN,
+          basin: config.S2_BASIN,
+          endpoint: config.S2_ENDPOINT,
+          sql: db.sql,
+          guard: new DatabaseAppendGuard(prisma, { caps }),
+        })
+      : undefined;
+  const store: StreamStore = s2 ?? new LocalStreamStore(db.sql, { caps });
+  // Clients with a write grant append to S2 directly: followers follow S2's own live read too.
+  const follow: Follow | undefined = s2 && ((channel, fromSeqNum, signal) => s2.follow(channel, fromSeqNum, signal));
   const sessions = new SessionStore(prisma);
-  const writer = new ChannelWriter(prisma, store, sessions, { caps, refusals });
+  const writer = new ChannelWriter(store, { refusals });
   const fanout = new ChannelFanout(
     store,
     signals,
-    { subscriberBuffer: limits.subscriberBufferRecords, subscriberBufferBytes: resolvedLimits.subscriberBufferBytes, readBatch: limits.fanoutReadBatch },
+    { subscriberBuffer: limits.subscriberBufferRecords, subscriberBufferBytes: resolvedLimits.subscriberBufferBytes, readBatch: limits.fanoutReadBatch, follow },
     logError("channel fan-out"),
   );
   writer.onAppend((channel, ack, data) => {
@@ -121,7 +132,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     signals,
     logError("waitpoints"),
     // Records written straight to S2 wake waitpoints too.
-    store.follow ? fanout : undefined,
+    follow && fanout,
   );
   writer.onAppend((channel, ack) => void waitpoints.onAppend(channel, ack).catch(logError("waitpoint wake-up")));
   await waitpoints.start();
@@ -177,6 +188,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     sessions,
     sessionsRepository: clickhouse ? new ClickHouseSessionsRepository(clickhouse, sessions) : new PostgresSessionsRepository(prisma),
     store,
+    follow,
     writer,
     signals,
     fanout,

@@ -333,6 +333,48 @@ describe("channels on the local store: group commit", () => {
   });
   afterAll(() => server?.close());
 
+  it("stores concurrent retries with one idempotency key once, when each began before the first committed", async () => {
+    const sql = server.services.db.sql;
+    const sent: string[] = [];
+    const store = new LocalStreamStore({
+      query: async <Row,>(statement: string | Prepared, params?: unknown[]) => {
+        sent.push(typeof statement === "string" ? statement : statement.name);
+        return sql.query<Row>(statement, params);
+      },
+    });
+    const ref = await createSessionId(gql);
+    const session = { environmentId, ref };
+    await store.append({ session, io: "OUT", records: encodeRecords(["first"]) });
+    // Hold the channel row's lock, so that every retry takes its snapshot (seeing no key yet) and then waits for it.
+    const holder = new pg.Client({ connectionString: server.env.DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM channels WHERE session_id = $1 AND io = 'OUT' FOR UPDATE", [ref]);
+      const retries = Array.from({ length: 3 }, () => store.append({ session, io: "OUT", records: encodeRecords(["once"]), idempotencyKey: "race" }));
+      // The race happened: at least two of them took their snapshot and now wait on the lock.
+      await vi.waitFor(
+        async () => {
+          const { rows } = await holder.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%append_keys%'",
+          );
+          expect(rows[0]!.n).toBeGreaterThanOrEqual(2);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      await holder.query("COMMIT");
+      const outcomes = await Promise.all(retries);
+      const acks = outcomes.map((o) => (o.status === "appended" ? { first: o.ack.firstSeqNum, deduplicated: o.deduplicated } : o.status));
+      expect(acks.filter((a) => typeof a === "object" && !a.deduplicated)).toHaveLength(1);
+      expect(acks).toEqual(Array.from({ length: 3 }, () => expect.objectContaining({ first: 1 })));
+      // Those that lost the race found the winner's key only by running again.
+      expect(sent.filter((name) => name === "append-by-id").length).toBeGreaterThanOrEqual(1 + 3 + 1);
+    } finally {
+      await holder.end();
+    }
+    expect((await store.read({ sessionId: ref, io: "OUT" }, 0, 10)).map((r) => r.data)).toEqual(["first", "once"]);
+  });
+
   it("writes concurrent appends to many channels in shared statements, each with its own answer", async () => {
     // The store over the server's own database, with every statement it sends written down.
     const sent: { text: string; rows: number }[] = [];
@@ -346,9 +388,9 @@ describe("channels on the local store: group commit", () => {
     });
     const ids = await Promise.all(Array.from({ length: 40 }, () => createSessionId(gql)));
     // A first append makes each channel's row; the shared statement only updates existing rows.
-    for (const ref of ids) await store.appendGuarded({ environmentId, ref }, "OUT", encodeRecords(["first"]));
+    for (const ref of ids) await store.append({ session: { environmentId, ref }, io: "OUT", records: encodeRecords(["first"]) });
     sent.length = 0;
-    const outcomes = await Promise.all(ids.map((ref, i) => store.appendGuarded({ environmentId, ref }, "OUT", encodeRecords([i, `${i}'`]))));
+    const outcomes = await Promise.all(ids.map((ref, i) => store.append({ session: { environmentId, ref }, io: "OUT", records: encodeRecords([i, `${i}'`]) })));
     expect(outcomes.every((o) => o.status === "appended" && o.ack.firstSeqNum === 1 && o.ack.tailSeqNum === 3)).toBe(true);
     expect(sent.length).toBeLessThan(ids.length / 2);
     expect(sent.some((s) => s.text.includes("jsonb_to_recordset") && s.rows > 1)).toBe(true);

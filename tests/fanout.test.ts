@@ -1,22 +1,19 @@
 import { describe, expect, it, vi } from "vitest";
 import { ChannelFanout, type FanoutOptions } from "../src/live/channel-fanout.js";
 import { LocalSignals } from "../src/live/signals.js";
-import { encodeRecords } from "../src/channels/channel-writer.js";
+import { appendTo } from "./helpers/memory-store.js";
 import { MemoryStreamStore } from "../src/channels/memory-stream-store.js";
 import type { ChannelKey, StoredRecord } from "../src/channels/stream-store.js";
 
 /**
  * The reference memory store, counting its reads: unit tests of the fan-out logic only;
- * integration tests use the real stores. Without `follow`, like the local store: the fan-out then
- * reads only when told of appends, which the read counts below rely on.
+ * integration tests use the real stores. The fan-out is given no `follow`, as for the local store: it
+ * then reads only when told of appends, which the read counts below rely on.
  */
 class MemoryStore extends MemoryStreamStore {
   reads = 0;
   /** Each read: the byte cap it was given and the bytes of JSON it returned. */
   readLog: { maxBytes: number | undefined; bytes: number; count: number }[] = [];
-  constructor() {
-    super({ follow: false });
-  }
   override async read(c: ChannelKey, from: number, limit: number, maxBytes?: number): Promise<StoredRecord[]> {
     this.reads++;
     // A read takes a turn of the event loop, as a real store's round trip does, so appends land
@@ -38,7 +35,7 @@ function setup(subscriberBuffer = 100, options: Partial<FanoutOptions> = {}) {
     throw e;
   });
   const append = async (...data: unknown[]) => {
-    const ack = await store.append(null, channel, encodeRecords(data));
+    const ack = await appendTo(store, channel, data);
     signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
   };
   return { store, signals, fanout, append };
@@ -105,7 +102,7 @@ describe("channel fan-out", () => {
     const its = Array.from({ length: 3 }, () => fanout.subscribe(channel, undefined, async () => false));
     await live(fanout, 3);
     const appendHere = async (...data: unknown[]) => {
-      const ack = { ...(await store.append(null, channel, encodeRecords(data))), timestamp: new Date() };
+      const ack = { ...(await appendTo(store, channel, data)), timestamp: new Date() };
       fanout.appended(channel, ack, data);
       signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
       return ack;
@@ -115,7 +112,7 @@ describe("channel fan-out", () => {
     expect(await Promise.all(its.map((it) => take(it, 2)))).toEqual(its.map(() => [0, 1]));
     expect(store.reads).toBe(before);
     // Appends whose notices arrive out of order: the later one cannot go first, so the range is read.
-    const first = { ...(await store.append(null, channel, encodeRecords(["c"]))), timestamp: new Date() };
+    const first = { ...(await appendTo(store, channel, ["c"])), timestamp: new Date() };
     await appendHere("d");
     fanout.appended(channel, first, ["c"]);
     expect(await Promise.all(its.map((it) => take(it, 2)))).toEqual(its.map(() => [2, 3]));
@@ -128,7 +125,7 @@ describe("channel fan-out", () => {
     const its = Array.from({ length: 100 }, () => fanout.subscribe(channel, undefined, async () => closed));
     await live(fanout, 100);
     for (const data of ["a", "b", "c"]) {
-      const ack = { ...(await store.append(null, channel, encodeRecords([data]))), timestamp: new Date() };
+      const ack = { ...(await appendTo(store, channel, [data])), timestamp: new Date() };
       fanout.appended(channel, ack, [data]);
     }
     closed = true;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeRecords } from "../src/channels/channel-writer.js";
+import { appendTo } from "./helpers/memory-store.js";
 import { MemoryStreamStore } from "../src/channels/memory-stream-store.js";
 import type { ChannelKey, StoredRecord } from "../src/channels/stream-store.js";
 import { ChannelFanout } from "../src/live/channel-fanout.js";
@@ -14,9 +14,6 @@ import { LocalSignals } from "../src/live/signals.js";
 class GatedStore extends MemoryStreamStore {
   private gate: { reached: () => void; release: Promise<void> } | undefined;
 
-  constructor() {
-    super({ follow: false });
-  }
 
   /** The next read waits at the gate: resolves once one is waiting there; call the result to let it go. */
   holdNextRead(): Promise<() => void> {
@@ -47,7 +44,7 @@ function setup(readBatch: number) {
   const fanout = new ChannelFanout(store, signals, { subscriberBuffer: 100, readBatch }, (e) => errors.push(e));
   /** Appended by a writer elsewhere: only the signal reaches this fan-out, so its follower reads. */
   const append = async (...data: unknown[]) => {
-    const ack = await store.append(null, channel, encodeRecords(data));
+    const ack = await appendTo(store, channel, data);
     signals.publish({ kind: "append", ...channel, tail: ack.tailSeqNum });
   };
   return { store, fanout, append, errors };

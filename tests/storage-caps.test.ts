@@ -211,10 +211,10 @@ describe.each(stores.filter((store) => !store.s2))("storage caps in the local st
       { caps: { perSession: SESSION_CAP, perEnvironment: null } },
     );
     const ids = await Promise.all(Array.from({ length: 6 }, () => createSessionId(gql)));
-    for (const ref of ids) await store.appendGuarded({ environmentId, ref }, "OUT", encodeRecords([sized(950)]));
+    for (const ref of ids) await store.append({ session: { environmentId, ref }, io: "OUT", records: encodeRecords([sized(950)]) });
     sent.length = 0;
     // Even items fit (50 bytes: exactly the cap), odd ones do not (51).
-    const outcomes = await Promise.allSettled(ids.map((ref, i) => store.appendGuarded({ environmentId, ref }, "OUT", encodeRecords([sized(50 + (i % 2))]))));
+    const outcomes = await Promise.allSettled(ids.map((ref, i) => store.append({ session: { environmentId, ref }, io: "OUT", records: encodeRecords([sized(50 + (i % 2))]) })));
     outcomes.forEach((o, i) => {
       if (i % 2 === 0) expect(o.status === "fulfilled" && o.value.status === "appended").toBe(true);
       else expect(o.status === "rejected" && o.reason instanceof StorageFullError && o.reason.scope === "session").toBe(true);

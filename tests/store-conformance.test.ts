@@ -1,4 +1,5 @@
 import { describe } from "vitest";
+import { DatabaseAppendGuard } from "../src/channels/append-guard.js";
 import { ChannelWriter } from "../src/channels/channel-writer.js";
 import { MemoryStreamStore } from "../src/channels/memory-stream-store.js";
 import { startS2Double } from "./helpers/s2-double.js";
@@ -14,6 +15,7 @@ async function serviceStore(backend: "pglite" | "postgres", extra: Record<string
   return {
     server,
     store: server.services.store,
+    follow: server.services.follow,
     writer: server.services.writer,
     async close() {
       await server.close();
@@ -27,11 +29,12 @@ const stores: { name: string; traits: StoreTraits; open: () => Promise<Conforman
     name: "memory",
     traits: { timestamps: "reported", readBytes: jsonBytes, follows: true, storesNul: true, trimTakesSeqNum: false },
     async open() {
-      // The memory store behind a writer of its own, on a PGlite service (the writer keeps the
-      // session rows, close guard and idempotency keys in the database, whatever the store).
+      // The memory store behind the service's database guard, as S2 is (the session rows, the close
+      // guard, caps and idempotency keys in the database), on a PGlite service, with a writer of its own.
       const server = await startServer("pglite");
-      const store = new MemoryStreamStore();
-      return { server, store, writer: new ChannelWriter(server.services.prisma, store, server.services.sessions), close: () => server.close() };
+      const store = new MemoryStreamStore({ guard: new DatabaseAppendGuard(server.services.prisma) });
+      const follow = store.follow.bind(store);
+      return { server, store, follow, writer: new ChannelWriter(store), close: () => server.close() };
     },
   },
   {

@@ -1,17 +1,16 @@
-import { Prisma } from "../generated/prisma/client.js";
 import type { Prepared, Sql } from "../db/index.js";
-import { ApiError, badInput, recordsTrimmed } from "../errors/index.js";
+import { badInput, recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import { isSessionId } from "../sessions/index.js";
 import { groupCommit } from "./group-commit.js";
-import { appendBytes, siblingBytes, StorageFullError, storageCaps, type StorageCaps } from "./storage-caps.js";
-import { limits } from "../limits.js";
+import { siblingBytes, StorageFullError, storageCaps, type StorageCaps } from "./storage-caps.js";
+import { appendLimits, limits } from "../limits.js";
 import {
   channelsOf,
   streamName,
   type TrimResult,
-  type AppendTransaction,
+  type AppendOutcome,
+  type AppendRequest,
   type ChannelKey,
-  type GuardedAppend,
   type NewRecords,
   type SessionIO,
   type SessionName,
@@ -19,22 +18,27 @@ import {
   type StreamStore,
 } from "./stream-store.js";
 
-export const seqNumMismatch = (expected: number, tail: number) =>
-  new ApiError("SEQ_NUM_MISMATCH", `matchSeqNum ${expected} is not the channel's tail ${tail}`, { tailSeqNum: tail });
-
 /** A session takes writes while it is neither closed nor expired: both decided inside the append's own statement. */
 const takesWrites = (table: string) => `(${table}.closed_at IS NULL AND (${table}.expires_at IS NULL OR ${table}.expires_at > now()))`;
 
 /**
  * One statement, so one implicit transaction: find the session by the client's name for it and
- * hold it FOR SHARE (a close waits for it), upsert the channel row (appends to the channel queue
- * behind its lock), then insert the records. $1 environment, $2 session name, $3 io, $4 record
- * count, $5 matchSeqNum or null, $6 the records as a JSON array, $7 their bytes, $8 the
- * per-session cap and $9 the per-environment cap (null: none; see storage-caps.ts). The channel
- * row's stored_bytes grows with the tail, and the upsert happens only if the session's two
- * channels and the append fit the cap (judged on the locked row, so exact for the channel) and the
- * environment's measured total (`env_room`, read and never locked) leaves room. The timestamp
- * column keeps milliseconds, so the one reported is cut the same way.
+ * hold it FOR SHARE (a close waits for it), look for an earlier append with the same idempotency
+ * key, upsert the channel row (appends to the channel queue behind its lock), then insert the
+ * records and the key. $1 environment, $2 session name, $3 io, $4 record count, $5 matchSeqNum or
+ * null, $6 the records as a JSON array, $7 their bytes, $8 the per-session cap and $9 the
+ * per-environment cap (null: none; see storage-caps.ts), $10 the idempotency key or null, $11 how
+ * long keys are remembered, in ms.
+ *
+ * The channel row's stored_bytes grows with the tail, and the upsert happens only if the session's
+ * two channels and the append fit the cap (judged on the locked row, so exact for the channel) and
+ * the environment's measured total (`env_room`, read and never locked) leaves room. An earlier
+ * append with the key, still remembered, is answered instead (`dup_first`, `dup_last` and the tail
+ * now), full or not. The statement sees the keys committed before it began: a concurrent append
+ * with the same key that commits first makes this one's key insert fail on the primary key, and
+ * the whole statement with it; run again, it finds that append (LocalStreamStore.appendAlone). A
+ * forgotten key's row still there fails it the same way, and is deleted before the next run.
+ * The timestamp column keeps milliseconds, so the one reported is cut the same way.
  */
 const guardedAppend = (sessionColumn: "id" | "external_id"): Prepared => ({
   name: `append-by-${sessionColumn}`,
@@ -42,6 +46,9 @@ const guardedAppend = (sessionColumn: "id" | "external_id"): Prepared => ({
   WITH s AS (
     SELECT id, ${takesWrites("sessions")} AS open FROM sessions
     WHERE environment_id = $1 AND ${sessionColumn} = $2 FOR SHARE
+  ), earlier AS (
+    SELECT k.first_seq_num, k.last_seq_num FROM s JOIN append_keys k ON k.session_id = s.id AND k.io = $3 AND k.key = $10::text
+    WHERE k.created_at > now() - $11::bigint * interval '1 millisecond'
   ), e AS (
     SELECT $9::bigint IS NULL
       OR COALESCE((SELECT stored_bytes FROM environment_usage WHERE environment_id = $1), 0) + $7::bigint <= $9::bigint AS room
@@ -50,7 +57,7 @@ const guardedAppend = (sessionColumn: "id" | "external_id"): Prepared => ({
   ), ch AS (
     INSERT INTO channels AS c (session_id, io, tail_seq_num, stored_bytes)
     SELECT s.id, $3, $4::bigint, $7::bigint FROM s, e, sib
-    WHERE s.open AND e.room AND ($5::bigint IS NULL OR $5::bigint = 0
+    WHERE s.open AND e.room AND NOT EXISTS (SELECT 1 FROM earlier) AND ($5::bigint IS NULL OR $5::bigint = 0
       OR EXISTS (SELECT 1 FROM channels WHERE session_id = s.id AND io = $3))
       AND ($8::bigint IS NULL OR sib.bytes + $7::bigint <= $8::bigint)
     ON CONFLICT (session_id, io) DO UPDATE SET tail_seq_num = c.tail_seq_num + $4::bigint, stored_bytes = c.stored_bytes + $7::bigint
@@ -61,20 +68,34 @@ const guardedAppend = (sessionColumn: "id" | "external_id"): Prepared => ({
     INSERT INTO channel_records (session_id, io, seq_num, timestamp, data)
     SELECT ch.session_id, $3, ch.tail_seq_num - $4::bigint + r.ord - 1, now(), r.d
     FROM ch, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS r(d, ord)
-    RETURNING 1
+  ), k AS (
+    INSERT INTO append_keys (session_id, io, key, first_seq_num, last_seq_num, created_at)
+    SELECT ch.session_id, $3, $10::text, ch.tail_seq_num - $4::bigint, ch.tail_seq_num - 1, now() FROM ch WHERE $10::text IS NOT NULL
   )
   SELECT s.id, s.open, e.room AS env_room, (SELECT tail_seq_num FROM ch) AS tail, now()::timestamptz(3) AS at,
-    (SELECT count(*) FROM ins) AS inserted
-  FROM s, e`,
+    d.first_seq_num AS dup_first, d.last_seq_num AS dup_last,
+    CASE WHEN d.first_seq_num IS NOT NULL THEN (SELECT tail_seq_num FROM channels WHERE session_id = s.id AND io = $3) END AS dup_tail
+  FROM s CROSS JOIN e LEFT JOIN earlier d ON true`,
 });
 const appendById = guardedAppend("id");
 const appendByExternalId = guardedAppend("external_id");
+
+/** Deletes a forgotten idempotency key that is still stored ($1 environment, $2 session name, $3 io, $4 key, $5 ms remembered). */
+const forgetKey = `DELETE FROM append_keys k USING sessions s
+  WHERE s.environment_id = $1 AND (s.id = $2 OR s.external_id = $2) AND k.session_id = s.id AND k.io = $3 AND k.key = $4
+    AND k.created_at <= now() - $5::bigint * interval '1 millisecond'`;
+
+/** A unique index refused a row (SQLSTATE 23505): in an append, only the idempotency key's can. */
+const isUniqueViolation = (error: unknown) => (error as { code?: unknown } | null)?.code === "23505";
+
+/** Runs of an append with a key that a concurrent one, or a forgotten one, can fail (see guardedAppend). */
+const KEYED_APPEND_RUNS = 3;
 
 /**
  * Many guarded appends in one statement ($1: a JSON array of {i, env, sid | ext, io, n, b, match,
  * data}; $2 the per-session cap, $3 the per-environment cap, as above). Locks are taken in a fixed
  * order (sessions by id, then channels by session and io), so batches in several processes cannot
- * deadlock. It only updates channel rows that exist; an item that finds none, meets a mismatch, or
+ * deadlock. Appends with an idempotency key never come here. It only updates channel rows that exist; an item that finds none, meets a mismatch, or
  * shares its channel with another item of the batch gets no tail back, and is then appended alone
  * by the statement above, which decides those cases. An item a cap refuses is answered here, not
  * sent alone: `env_room` false, or `full` (the session's bytes before this statement plus the
@@ -202,6 +223,7 @@ interface PendingAppend {
   io: SessionIO;
   count: number;
   matchSeqNum?: number;
+  idempotencyKey?: string;
   json: string;
   /** Bytes of the records' JSON, for the storage caps. */
   bytes: number;
@@ -216,6 +238,10 @@ interface AppendRow {
   at: Date;
   /** Batch statement only: true when the session cap refused the item. */
   full?: boolean | null;
+  /** Single statement only: an earlier append with the idempotency key, and the tail now. */
+  dup_first?: string | bigint | null;
+  dup_last?: string | bigint | null;
+  dup_tail?: string | bigint | null;
 }
 
 export interface LocalStreamStoreOptions {
@@ -247,12 +273,17 @@ function fromHead<R extends { seq_num: string | bigint | null; head: string | bi
 }
 
 /** What a row of either append statement says; undefined when the item must be appended alone. */
-function appendOutcome(row: AppendRow | undefined, count: number): GuardedAppend | undefined {
+function appendOutcome(row: AppendRow | undefined, count: number): AppendOutcome | undefined {
   if (!row?.id) return { status: "missing" };
   if (!row.open) return { status: "closed", sessionId: row.id };
+  if (row.dup_first != null) {
+    const [first, last] = [Number(row.dup_first), Number(row.dup_last)];
+    return { status: "appended", sessionId: row.id, ack: { firstSeqNum: first, lastSeqNum: last, tailSeqNum: Number(row.dup_tail) }, deduplicated: true };
+  }
   if (row.tail === null) return undefined;
   const tail = Number(row.tail);
-  return { status: "appended", sessionId: row.id, ack: { firstSeqNum: tail - count, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp: row.at } };
+  const ack = { firstSeqNum: tail - count, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp: row.at };
+  return { status: "appended", sessionId: row.id, ack, deduplicated: false };
 }
 
 /**
@@ -281,39 +312,28 @@ export class LocalStreamStore implements StreamStore {
     return undefined;
   }
 
-  async append(tx: AppendTransaction, { sessionId, io }: ChannelKey, records: NewRecords, matchSeqNum?: number) {
-    storableJson(records);
-    const { data } = records;
-    const channel = await tx.channel.findUniqueOrThrow({ where: { sessionId_io: { sessionId, io } } });
-    const first = Number(channel.tailSeqNum);
-    if (matchSeqNum !== undefined && matchSeqNum !== first) throw seqNumMismatch(matchSeqNum, first);
-    const timestamp = new Date();
-    await tx.channelRecord.createMany({
-      data: data.map((d, i) => ({ sessionId, io, seqNum: BigInt(first + i), timestamp, data: d === null ? Prisma.JsonNull : (d as Prisma.InputJsonValue) })),
-    });
-    const tail = first + data.length;
-    await tx.channel.update({ where: { sessionId_io: { sessionId, io } }, data: { tailSeqNum: BigInt(tail) } });
-    return { firstSeqNum: first, lastSeqNum: tail - 1, tailSeqNum: tail, timestamp };
+  /** Small appends without an idempotency key go out together (group commit); the others alone. */
+  append({ session, io, records, matchSeqNum, idempotencyKey }: AppendRequest): Promise<AppendOutcome> {
+    const item = { session, io, count: records.data.length, matchSeqNum, idempotencyKey, json: storableJson(records), bytes: records.bytes };
+    return idempotencyKey !== undefined || item.json.length > BATCH_ITEM_BYTES ? this.appendAlone(item) : this.batched(item);
   }
 
-  appendGuarded(session: SessionName, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend> {
-    const item = { session, io, count: records.data.length, matchSeqNum, json: storableJson(records), bytes: appendBytes(records) };
-    return item.json.length > BATCH_ITEM_BYTES ? this.appendAlone(item) : this.batched(item);
-  }
-
-  private async appendAlone(item: PendingAppend): Promise<GuardedAppend> {
-    const { session, io, count, matchSeqNum, json, bytes } = item;
-    const [row] = await this.sql.query<AppendRow>(isSessionId(session.ref) ? appendById : appendByExternalId, [
-      session.environmentId,
-      session.ref,
-      io,
-      count,
-      matchSeqNum ?? null,
-      json,
-      bytes,
-      this.caps.perSession,
-      this.caps.perEnvironment,
-    ]);
+  private async appendAlone(item: PendingAppend): Promise<AppendOutcome> {
+    const { session, io, count, matchSeqNum, idempotencyKey, json, bytes } = item;
+    const statement = isSessionId(session.ref) ? appendById : appendByExternalId;
+    const params = [session.environmentId, session.ref, io, count, matchSeqNum ?? null, json, bytes, this.caps.perSession, this.caps.perEnvironment];
+    const ttl = appendLimits.idempotencyKeyTtlMs;
+    let row: AppendRow | undefined;
+    for (let run = 1; ; run++) {
+      try {
+        [row] = await this.sql.query<AppendRow>(statement, [...params, idempotencyKey ?? null, ttl]);
+        break;
+      } catch (error) {
+        if (idempotencyKey === undefined || !isUniqueViolation(error) || run === KEYED_APPEND_RUNS) throw error;
+        // The key's row was there after all: a concurrent append's (found by the next run), or a forgotten one's.
+        await this.sql.query(forgetKey, [session.environmentId, session.ref, io, idempotencyKey, ttl]);
+      }
+    }
     const outcome = appendOutcome(row, count);
     if (outcome) return outcome;
     const refused = this.refusal(row, item);
@@ -329,7 +349,7 @@ export class LocalStreamStore implements StreamStore {
     throw seqNumMismatch(matchSeqNum ?? -1, tail);
   }
 
-  private async appendBatch(items: readonly PendingAppend[]): Promise<(GuardedAppend | Error)[]> {
+  private async appendBatch(items: readonly PendingAppend[]): Promise<(AppendOutcome | Error)[]> {
     const settle = (item: PendingAppend) => this.appendAlone(item).catch((error: Error) => error);
     if (items.length === 1) return [await settle(items[0]!)];
     const request = items.map(({ session, io, count, matchSeqNum, json, bytes }, i) => {

@@ -1,12 +1,13 @@
-import { recordsTrimmed } from "../errors/index.js";
-import { seqNumMismatch } from "./local-stream-store.js";
+import { recordsTrimmed, seqNumMismatch } from "../errors/index.js";
+import { OpenSessionsGuard, type AppendGuard, type RecordSink } from "./append-guard.js";
 import {
   channelKey,
   channelsOf,
   type TrimResult,
   streamName,
   type AppendAck,
-  type AppendTransaction,
+  type AppendOutcome,
+  type AppendRequest,
   type ChannelAccess,
   type ChannelKey,
   type NewRecords,
@@ -16,11 +17,11 @@ import {
 
 export interface MemoryStreamStoreOptions {
   /**
-   * Offer `follow`, the live read of stores that clients may write to directly (S2). With false,
-   * the store behaves like the local store, whose followers are woken by the writer's append
-   * notices instead (ChannelFanout reads only then). Default: true.
+   * What decides whether an append may go ahead (the session, its close, caps, idempotency keys).
+   * Default: OpenSessionsGuard (every session open, named by its id; keys kept in memory). The
+   * store conformance suite gives it the service's DatabaseAppendGuard, as S2 has.
    */
-  follow?: boolean;
+  guard?: AppendGuard;
   /** The clock each append is stamped with. Default: the system clock (`new Date()`). */
   now?: () => Date;
 }
@@ -44,14 +45,14 @@ interface MemoryChannel {
  */
 export class MemoryStreamStore implements StreamStore {
   readonly backend = "memory";
-  /** Present unless options.follow is false: see MemoryStreamStoreOptions.follow. */
-  readonly follow?: (channel: ChannelKey, fromSeqNum: number, signal: AbortSignal) => AsyncIterable<StoredRecord>;
   private channels = new Map<string, MemoryChannel>();
   private now: () => Date;
+  private guard: AppendGuard;
+  private sink: RecordSink = { put: (channel, records, matchSeqNum) => this.put(channel, records, matchSeqNum), tail: (channel) => this.tail(channel) };
 
   constructor(options: MemoryStreamStoreOptions = {}) {
     this.now = options.now ?? (() => new Date());
-    if (options.follow !== false) this.follow = (channel, fromSeqNum, signal) => this.followChannel(channel, fromSeqNum, signal);
+    this.guard = options.guard ?? new OpenSessionsGuard();
   }
 
   private channel(key: ChannelKey): MemoryChannel {
@@ -64,8 +65,12 @@ export class MemoryStreamStore implements StreamStore {
     return channel;
   }
 
-  /** The transaction is not used: nothing here can roll back with the writer's database transaction. */
-  async append(_tx: AppendTransaction | null, key: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
+  append(request: AppendRequest): Promise<AppendOutcome> {
+    return this.guard.run(request, this.sink);
+  }
+
+  /** Checks and stores in one synchronous step: concurrent appends to a channel never interleave. */
+  private async put(key: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
     const channel = this.channel(key);
     const first = channel.head + channel.records.length;
     if (matchSeqNum !== undefined && matchSeqNum !== first) throw seqNumMismatch(matchSeqNum, first);
@@ -129,8 +134,12 @@ export class MemoryStreamStore implements StreamStore {
     for (const key of channelsOf(sessionId)) this.channels.delete(channelKey(key));
   }
 
-  /** Records from fromSeqNum on, then each new one as it is appended; ends (done) once the signal aborts. */
-  private async *followChannel(key: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncGenerator<StoredRecord> {
+  /**
+   * The store's own live read (a Follow), as S2 has: records from fromSeqNum on, then each new one
+   * as it is appended; ends (done) once the signal aborts. Wired to the fan-out only where a test
+   * wants a store that clients write to directly.
+   */
+  async *follow(key: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncGenerator<StoredRecord> {
     const channel = this.channel(key);
     let next = Math.max(0, fromSeqNum);
     while (!signal.aborted) {

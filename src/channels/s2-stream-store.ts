@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { AppendInput, AppendRecord, meteredBytes, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type ReadRecord, type S2Basin } from "@s2-dev/streamstore";
 import type { Sql } from "../db/index.js";
-import { recordsTrimmed } from "../errors/index.js";
+import { recordsTrimmed, seqNumMismatch } from "../errors/index.js";
+import type { AppendGuard, RecordSink } from "./append-guard.js";
 import { ChannelHeads } from "./channel-heads.js";
-import { seqNumMismatch } from "./local-stream-store.js";
 import {
   channelsOf,
   streamName,
-  type AppendTransaction,
+  type AppendAck,
+  type AppendOutcome,
+  type AppendRequest,
   type ChannelAccess,
   type ChannelKey,
   type NewRecords,
@@ -23,6 +25,8 @@ export interface S2Options {
   endpoint?: string;
   /** The service's database, where channel heads are kept (see ChannelHeads). */
   sql: Sql;
+  /** What decides whether an append may go ahead: the service's DatabaseAppendGuard (S2 knows nothing of sessions). */
+  guard: AppendGuard;
 }
 
 /**
@@ -46,6 +50,7 @@ export class S2StreamStore implements StreamStore {
   private s2: S2;
   private basin: S2Basin;
   private heads: ChannelHeads;
+  private sink: RecordSink = { put: (channel, records, matchSeqNum) => this.put(channel, records, matchSeqNum), tail: (channel) => this.tail(channel) };
 
   constructor(private options: S2Options) {
     this.heads = new ChannelHeads(options.sql);
@@ -62,7 +67,12 @@ export class S2StreamStore implements StreamStore {
     return this.basin.stream(streamName(channel), { forceTransport: "fetch" });
   }
 
-  async append(_tx: AppendTransaction, channel: ChannelKey, records: NewRecords, matchSeqNum?: number) {
+  append(request: AppendRequest): Promise<AppendOutcome> {
+    return this.options.guard.run(request, this.sink);
+  }
+
+  /** The records as one S2 append; S2 checks matchSeqNum. */
+  private async put(channel: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
     const input = AppendInput.create(
       records.json.map((body) => AppendRecord.string({ body })),
       matchSeqNum === undefined ? undefined : { matchSeqNum },
@@ -132,6 +142,7 @@ export class S2StreamStore implements StreamStore {
     }
   }
 
+  /** S2's live read (a Follow): clients with a write grant append to S2 directly, past this service. */
   async *follow(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord> {
     try {
       const session = await this.stream(channel).readSession({ start: { from: { seqNum: fromSeqNum }, clamp: true } }, { signal });

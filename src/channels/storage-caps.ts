@@ -1,6 +1,5 @@
 import { ApiError } from "../errors/index.js";
 import type { Limits } from "../limits.js";
-import type { NewRecords } from "./stream-store.js";
 
 /**
  * Caps on stored records (issue #12 item 5), in bytes of record JSON as the writer encoded it (the
@@ -27,21 +26,6 @@ export const storageCaps = (limits: Pick<Limits, "storagePerSession" | "storageP
   perSession: limits.storagePerSession,
   perEnvironment: limits.storagePerEnvironment,
 });
-
-/** Records with their total size, as `encodeRecords` returns them. */
-export interface CountedRecords extends NewRecords {
-  /** Bytes of the records' JSON, summed. */
-  bytes: number;
-}
-
-/** The bytes an append adds: counted once by `encodeRecords`, or measured here for records from elsewhere. */
-export function appendBytes(records: NewRecords): number {
-  const counted = (records as Partial<CountedRecords>).bytes;
-  if (typeof counted === "number") return counted;
-  let total = 0;
-  for (const text of records.json) total += Buffer.byteLength(text);
-  return total;
-}
 
 /** Which cap refused an append. */
 export type StorageScope = "session" | "environment";

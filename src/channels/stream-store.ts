@@ -1,5 +1,3 @@
-import type { Prisma } from "../generated/prisma/client.js";
-
 export type SessionIO = "OUT" | "IN";
 
 /** A channel: one of the two streams of a session. */
@@ -8,10 +6,12 @@ export interface ChannelKey {
   io: SessionIO;
 }
 
-/** Records to append: their values, and each one's JSON, encoded once by the writer. */
+/** Records to append: their values, and each one's JSON and the total bytes, encoded once by the writer (encodeRecords). */
 export interface NewRecords {
   data: readonly unknown[];
   json: readonly string[];
+  /** Bytes of the records' JSON, summed: what the storage caps count. */
+  bytes: number;
 }
 
 export interface StoredRecord {
@@ -38,13 +38,29 @@ export interface SessionName {
   ref: string;
 }
 
-export type GuardedAppend =
-  | { status: "appended"; sessionId: string; ack: AppendAck }
+/** One append, as the writer hands it to the store. */
+export interface AppendRequest {
+  /** The session as the client named it: the store finds it, under the lock a close waits for. */
+  session: SessionName;
+  io: SessionIO;
+  records: NewRecords;
+  /** The tail the client expects; anything else is refused with SEQ_NUM_MISMATCH. */
+  matchSeqNum?: number;
+  /** A retry with the same key on the same channel (within limits.idempotencyKeyTtlMs) is answered with the first append's seqNums. */
+  idempotencyKey?: string;
+}
+
+/** What became of an append. Refusals that are the client's to fix (matchSeqNum, caps, bad records) are thrown as ApiErrors. */
+export type AppendOutcome =
+  | {
+      status: "appended";
+      sessionId: string;
+      ack: AppendAck;
+      /** True when an earlier append with the same idempotency key was found: nothing was stored now. */
+      deduplicated: boolean;
+    }
   | { status: "closed"; sessionId: string }
   | { status: "missing" };
-
-/** The database transaction an append runs in; it holds the session and channel locks. */
-export type AppendTransaction = Prisma.TransactionClient;
 
 export interface TrimResult {
   previousHead: number;
@@ -70,19 +86,20 @@ export interface ChannelAccess {
 }
 
 /**
- * Durable, append-only record streams. Appends are serialized per channel by the caller (see
- * ChannelWriter), which also keeps them from landing after a close.
+ * Durable, append-only record streams. Every store has one append path, which also decides what
+ * guards a write: the session (found by the client's name for it) must exist and take writes, a
+ * close waits for appends in flight (so none lands after it), appends to a channel are serialized,
+ * idempotency keys and the storage caps are checked. The local store does all of it in one
+ * statement; stores outside the service's database run behind an AppendGuard (append-guard.ts).
  */
 export interface StreamStore {
   readonly backend: string;
-  /** Stores records at the tail; fails with SEQ_NUM_MISMATCH when matchSeqNum is not the tail. */
-  append(tx: AppendTransaction, channel: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck>;
   /**
-   * The same append in one statement that also finds the session by the name the client gave and
-   * takes the session and channel locks: the fast path for stores in the service's database when
-   * no idempotency key needs checking.
+   * Stores records at the tail of the session's channel, guarded as above. Throws SEQ_NUM_MISMATCH
+   * when matchSeqNum is not the tail, PAYLOAD_TOO_LARGE (StorageFullError) when a cap refuses, and
+   * BAD_USER_INPUT for records the store cannot hold; nothing of the append is stored then.
    */
-  appendGuarded?(session: SessionName, io: SessionIO, records: NewRecords, matchSeqNum?: number): Promise<GuardedAppend>;
+  append(request: AppendRequest): Promise<AppendOutcome>;
   /**
    * Records from fromSeqNum on, in order, at most limit; fewer (or none) at the tail. With
    * maxBytes, also only as many as fit in that many bytes of record JSON (by the store's own
@@ -106,16 +123,18 @@ export interface StreamStore {
   seqNumAt(channel: ChannelKey, time: Date): Promise<number>;
   /** Removes both channels of a deleted session from the store, records and all. Idempotent. */
   deleteChannels(sessionId: string): Promise<void>;
-  /**
-   * Records from fromSeqNum on, live, until the signal aborts. Stores that clients may write to
-   * directly (S2) offer it, so followers see writes that never passed through this service.
-   */
-  follow?(channel: ChannelKey, fromSeqNum: number, signal: AbortSignal): AsyncIterable<StoredRecord>;
   /** Direct access for a client: `ops` and a lifetime the caller already decided (see initializeSessionChannel). */
   access(channel: ChannelKey, ops: "read" | "write", expiresAt: Date): Promise<ChannelAccess>;
   /** Revokes access tokens `access` handed out (by their grantId) before they expire. */
   revokeAccess(grantIds: readonly string[]): Promise<void>;
 }
+
+/**
+ * A store's own live read: records from fromSeqNum on, then each new one, until the signal aborts.
+ * Stores that clients may write to directly (S2) have one, so followers see writes that never
+ * passed through this service; the composition root hands it to the fan-out (FanoutOptions.follow).
+ */
+export type Follow = (channel: ChannelKey, fromSeqNum: number, signal: AbortSignal) => AsyncIterable<StoredRecord>;
 
 /** A channel's name in an external store (S2's stream name, shown to clients by initializeSessionChannel). */
 export const streamName = ({ sessionId, io }: ChannelKey) => `sessions/${sessionId}/${io.toLowerCase()}`;

@@ -34,6 +34,10 @@ export const sessionClosed = (id: string) => new ApiError("SESSION_CLOSED", `ses
  * retention). Never a silent skip: the client learns where the channel now starts and decides
  * whether to continue from there.
  */
+/** An append whose matchSeqNum is not the channel's tail; carries the tail, so the client can retry from it. */
+export const seqNumMismatch = (expected: number, tail: number) =>
+  new ApiError("SEQ_NUM_MISMATCH", `matchSeqNum ${expected} is not the channel's tail ${tail}`, { tailSeqNum: tail });
+
 export const recordsTrimmed = (headSeqNum: number) =>
   new ApiError("RECORDS_TRIMMED", `records before seqNum ${headSeqNum} were trimmed: the channel now starts at ${headSeqNum}`, { headSeqNum });
 

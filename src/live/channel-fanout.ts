@@ -3,7 +3,7 @@ import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
 import { RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
 import type { Signals } from "./signals.js";
-import { channelKey, type AppendAck, type ChannelKey, type StoredRecord, type StreamStore } from "../channels/index.js";
+import { channelKey, type AppendAck, type ChannelKey, type Follow, type StoredRecord, type StreamStore } from "../channels/index.js";
 
 export interface FanoutOptions {
   /** Records a subscriber may have waiting before it is cut off as too slow. */
@@ -20,6 +20,12 @@ export interface FanoutOptions {
    * as fit, at least one), alongside the readBatch count. Default: limits.replayBatchBytes (16 MiB).
    */
   replayBatchBytes?: number;
+  /**
+   * The store's own live read, for stores that clients may write to directly (S2): each follower
+   * also follows it, so records that never passed through this service reach subscribers.
+   * Default: none; followers are woken by this process's appends and by append signals.
+   */
+  follow?: Follow;
 }
 
 interface Subscriber {
@@ -57,9 +63,10 @@ class Follower {
     private batch: number,
     private batchBytes: number,
     private onError: (error: unknown) => void,
+    follow: Follow | undefined,
   ) {
     this.position = this.wanted = tail;
-    if (store.follow) void this.follow(store.follow.bind(store));
+    if (follow) void this.follow(follow);
   }
 
   /**
@@ -179,7 +186,7 @@ class Follower {
    * exactly at the position is delivered at once; anything else only moves the target, and the
    * pump reads the range, so the two paths never leave a gap.
    */
-  private async follow(follow: NonNullable<StreamStore["follow"]>) {
+  private async follow(follow: Follow) {
     const signal = this.stopFollowing.signal;
     while (!signal.aborted) {
       try {
@@ -327,7 +334,7 @@ export class ChannelFanout {
     if (!follower) {
       follower = this.store
         .tail(channel)
-        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.readBytes, this.onError));
+        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.readBytes, this.onError, this.options.follow));
       follower.catch(() => this.followers.delete(id));
       this.followers.set(id, follower);
     }

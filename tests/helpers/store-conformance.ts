@@ -7,8 +7,9 @@
  * Covered: appends (dense seqNums, the reported tail, timestamps), matchSeqNum, reads (any
  * position, past the tail, count and byte limits), the tail, independent channels, follow,
  * concurrent appends, trim (the head, RECORDS_TRIMMED below it, trims racing appends), finding
- * records by age, deleting a session's channels, and, through the ChannelWriter that stands in
- * front of every store, the close guard and idempotency keys.
+ * records by age, deleting a session's channels, and, through the ChannelWriter in front of every
+ * store, what each store's one append path guards: the close, and idempotency keys (in the local
+ * store's own statement; in the database guard for S2 and memory).
  *
  * Where a store legitimately differs, `StoreTraits` says how and the case asserts that store's
  * behaviour explicitly: no case is skipped for a store.
@@ -16,7 +17,7 @@
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { ApiError } from "../../src/errors/api-error.js";
 import { encodeRecords, type ChannelWriter } from "../../src/channels/channel-writer.js";
-import type { AppendAck, ChannelKey, SessionIO, SessionName, StoredRecord, StreamStore } from "../../src/channels/stream-store.js";
+import type { AppendAck, ChannelKey, Follow, SessionIO, SessionName, StoredRecord, StreamStore } from "../../src/channels/stream-store.js";
 import type { Gql, TestServer } from "./test-server.js";
 
 /** How a store may differ from the reference (memory) store, and does. */
@@ -34,7 +35,7 @@ export interface StoreTraits {
    */
   readBytes(json: string): number;
   /**
-   * Whether the store offers `follow` (a live read of its own). The local store does not: its
+   * Whether the store has a live read of its own (a `Follow`, wired as `services.follow`). The local store does not: its
    * followers are woken by the writer's append notices (ChannelFanout), since every write to it
    * passes through this service.
    */
@@ -57,6 +58,8 @@ export interface StoreTraits {
 export interface ConformanceTarget {
   server: TestServer;
   store: StreamStore;
+  /** The store's own live read, as the composition root wires it (services.follow); undefined for the local store. */
+  follow: Follow | undefined;
   /** The writer in front of this store, on the server's database. */
   writer: ChannelWriter;
   close(): Promise<void>;
@@ -96,22 +99,11 @@ export function storeConformance(traits: StoreTraits, open: () => Promise<Confor
 
   const other = (channel: TestChannel, io: SessionIO): TestChannel => ({ ...channel, io });
 
-  /**
-   * Appends straight to the store, the way the writer does when no idempotency key needs
-   * checking: the store's guarded one-statement append when it has one (local), else `append`.
-   * Stores other than the local one ignore the transaction argument; the client itself stands in
-   * for it, so concurrent appends reach the store concurrently (a real transaction on PGlite's
-   * one connection would serialize them).
-   */
+  /** Appends straight to the store, as the writer does, with no idempotency key. */
   async function append(channel: TestChannel, data: unknown[], matchSeqNum?: number): Promise<AppendAck> {
-    const { store } = target;
-    const records = encodeRecords(data);
-    if (store.appendGuarded) {
-      const outcome = await store.appendGuarded(channel.session, channel.io, records, matchSeqNum);
-      if (outcome.status !== "appended") throw new Error(`append refused: session ${outcome.status}`);
-      return outcome.ack;
-    }
-    return store.append(target.server.services.prisma, channel, records, matchSeqNum);
+    const outcome = await target.store.append({ session: channel.session, io: channel.io, records: encodeRecords(data), matchSeqNum });
+    if (outcome.status !== "appended") throw new Error(`append refused: session ${outcome.status}`);
+    return outcome.ack;
   }
 
   const seqNums = (records: StoredRecord[]) => records.map((r) => r.seqNum);
@@ -247,7 +239,7 @@ export function storeConformance(traits: StoreTraits, open: () => Promise<Confor
       const channel = await newChannel();
       await append(channel, ["a", "b"]);
       const abort = new AbortController();
-      const records = target.store.follow!(channel, 1, abort.signal)[Symbol.asyncIterator]();
+      const records = target.follow!(channel, 1, abort.signal)[Symbol.asyncIterator]();
       // The replayed record arriving shows the follow has started.
       expect((await records.next()).value).toMatchObject({ seqNum: 1, data: "b" });
       const live = (async () => {
@@ -274,7 +266,7 @@ export function storeConformance(traits: StoreTraits, open: () => Promise<Confor
       const channel = await newChannel();
       await append(channel, ["a"]);
       const abort = new AbortController();
-      const records = target.store.follow!(channel, 3, abort.signal)[Symbol.asyncIterator]();
+      const records = target.follow!(channel, 3, abort.signal)[Symbol.asyncIterator]();
       const first = records.next();
       await append(channel, ["b", "c", "d", "e"]);
       expect((await first).value).toMatchObject({ seqNum: 3, data: "d" });
@@ -283,7 +275,7 @@ export function storeConformance(traits: StoreTraits, open: () => Promise<Confor
     });
   } else {
     it("has no follow of its own: live delivery is the fan-out's, woken by the writer's append notices", () => {
-      expect(target.store.follow).toBeUndefined();
+      expect(target.follow).toBeUndefined();
     });
   }
 
@@ -317,6 +309,20 @@ export function storeConformance(traits: StoreTraits, open: () => Promise<Confor
     expect(new Set(burst.map((r) => `${r.firstSeqNum}-${r.lastSeqNum}`))).toEqual(new Set(["3-3"]));
     expect(datas(await readAll(channel))).toEqual(["a", "b", "c", "d"]);
     expect(datas(await readAll(other(channel, "IN")))).toEqual(["i"]);
+  });
+
+  it("writer: a key is remembered for limits.idempotencyKeyTtlMs; a forgotten one still stored is a new append", async () => {
+    const channel = await newChannel();
+    const { writer } = target;
+    await writer.append(channel.session, "OUT", ["a"], { idempotencyKey: "old" });
+    // As if a day had passed and the housekeeping sweep had not yet removed the key.
+    const forgotten = await target.server.services.prisma.$executeRaw`
+      UPDATE append_keys SET created_at = now() - interval '25 hours' WHERE session_id = ${channel.sessionId} AND key = 'old'`;
+    expect(forgotten).toBe(1);
+    expect(await writer.append(channel.session, "OUT", ["b"], { idempotencyKey: "old" })).toMatchObject({ firstSeqNum: 1, deduplicated: false });
+    // Remembered again from this append on.
+    expect(await writer.append(channel.session, "OUT", ["c"], { idempotencyKey: "old" })).toMatchObject({ firstSeqNum: 1, deduplicated: true });
+    expect(datas(await readAll(channel))).toEqual(["a", "b"]);
   });
 
   it("writer: matchSeqNum is the store's check, with or without an idempotency key", async () => {
