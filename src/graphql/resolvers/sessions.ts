@@ -1,20 +1,16 @@
 import type { GraphQLResolveInfo } from "graphql";
+import type { z } from "zod";
 import type { Context } from "../context.js";
-import { badInput, notFound } from "../../errors/index.js";
+import { badInput, forbidden, notFound } from "../../errors/index.js";
 import { sessionChanged } from "../../live/index.js";
 import { encodeCursor } from "../../sessions/index.js";
 import { limits } from "../../limits.js";
 import { toListQuery, type ListArgs } from "../../sessions/index.js";
 import type { Session } from "../../sessions/index.js";
-import {
-  closedReasonSchema,
-  createSessionInputSchema,
-  updateSessionInputSchema,
-  type CreateSessionInput,
-} from "../../sessions/index.js";
+import type { createSessionInputSchema, updateSessionInputSchema } from "../../sessions/index.js";
 import { audit } from "../../auth/index.js";
 import { can } from "../../auth/index.js";
-import { environmentId, liveCaller, parseInput, principal } from "./common.js";
+import { environmentId, liveCaller, principal } from "./common.js";
 import { selects } from "./selection.js";
 
 /** Loads a session the auth scope already cleared; missing means NOT_FOUND. `fresh` skips the request's cache. */
@@ -30,13 +26,12 @@ export async function readableSession(ctx: Context, ref: string): Promise<Sessio
   return session && can(principal(ctx).grants, "read", session) ? session : null;
 }
 
-export async function createSession(ctx: Context, input: CreateSessionInput) {
-  const data = parseInput(createSessionInputSchema, input);
-  return ctx.services.sessions.create(environmentId(ctx), data);
+/** `input` as CreateSessionInput's schema made it (see graphql/schema/session.ts). */
+export async function createSession(ctx: Context, input: z.output<typeof createSessionInputSchema>) {
+  return ctx.services.sessions.create(environmentId(ctx), input);
 }
 
-export async function updateSession(ctx: Context, ref: string, input: unknown) {
-  const patch = parseInput(updateSessionInputSchema, input);
+export async function updateSession(ctx: Context, ref: string, patch: z.output<typeof updateSessionInputSchema>) {
   const before = await requireSession(ctx, ref);
   const session = await ctx.services.sessions.update(before, patch);
   // Renames change who may see the session: its live subscriptions re-check on this signal.
@@ -49,8 +44,7 @@ export async function updateSession(ctx: Context, ref: string, input: unknown) {
 }
 
 export async function closeSession(ctx: Context, ref: string, reason: string | null | undefined) {
-  const why = parseInput(closedReasonSchema, reason);
-  const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), why ?? null);
+  const { session, changed } = await ctx.services.sessions.close(await requireSession(ctx, ref), reason ?? null);
   if (changed) {
     ctx.services.signals.publish(sessionChanged(session));
     await ctx.services.accessGrants.sessionClosed(session.id);
@@ -66,6 +60,14 @@ export async function closeSession(ctx: Context, ref: string, reason: string | n
 export async function deleteSession(ctx: Context, ref: string) {
   const session = await ctx.services.sessions.find(environmentId(ctx), ref);
   if (!session) return { id: ref, deleted: false };
+  // The scope check may have cleared another session: the one the request's cache held under this
+  // name, which has since been deleted or renamed (an earlier field of the same mutation, or another
+  // client meanwhile). The session found now is the one deleted, so the check is made on it.
+  const { grants } = principal(ctx);
+  if (!can(grants, "admin", session)) {
+    if (can(grants, "read", session)) throw forbidden("this token's scopes do not cover deleting the session");
+    return { id: ref, deleted: false };
+  }
   const deleted = await ctx.services.lifecycle.deleter.delete(session.id, "api");
   if (deleted) audit(ctx.services.logger, "session.deleted", { ...auditOf(ctx), sessionId: session.id, externalId: session.externalId });
   return { id: session.id, deleted };
