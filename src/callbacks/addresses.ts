@@ -43,10 +43,25 @@ const IPV6_BLOCKED: Range[] = [
   v6("fe80::/10", "a link-local address"),
   v6("fec0::/10", "a site-local address"),
   v6("ff00::/8", "a multicast address"),
+  // Translated to IPv4 by a gateway inside the network (RFC 8215), to whatever address it is told.
+  v6("64:ff9b:1::/48", "a local-use NAT64 address"),
+  // Teredo (RFC 4380) tunnels to an IPv4 address hidden in the address (inverted): never a callback's.
+  v6("2001::/32", "a Teredo address"),
+  v6("100::/64", "a discard-only address"),
 ];
 
-/** IPv6 forms that carry an IPv4 address, which is then what decides: mapped, compatible, NAT64. */
-const EMBEDS_IPV4: Range[] = [v6("::ffff:0:0/96", ""), v6("::/96", ""), v6("64:ff9b::/96", "")];
+/**
+ * IPv6 forms that carry an IPv4 address, which is then what decides: mapped, compatible, NAT64,
+ * IPv4-translated (SIIT: ::ffff:0:a.b.c.d) in their last 4 bytes; 6to4 (2002:AABB:CCDD::/48,
+ * tunnelled to AA.BB.CC.DD by a host with a 6to4 interface) in bytes 2 to 5.
+ */
+const EMBEDS_IPV4: { range: Range; at: number }[] = [
+  { range: v6("::ffff:0:0/96", ""), at: 12 },
+  { range: v6("::/96", ""), at: 12 },
+  { range: v6("64:ff9b::/96", ""), at: 12 },
+  { range: v6("::ffff:0:0:0/96", ""), at: 12 },
+  { range: v6("2002::/16", ""), at: 2 },
+];
 
 function inRange(bytes: number[], range: Range): boolean {
   let bits = range.bits;
@@ -92,8 +107,9 @@ export function blockedAddress(address: string): string | undefined {
   }
   const bytes = kind === 6 ? parseIPv6(plain) : undefined;
   if (!bytes) return "not an IP address";
-  if (EMBEDS_IPV4.some((r) => inRange(bytes, r))) {
-    const embedded = bytes.slice(12);
+  const embeds = EMBEDS_IPV4.find(({ range }) => inRange(bytes, range));
+  if (embeds) {
+    const embedded = bytes.slice(embeds.at, embeds.at + 4);
     // ::, ::1 sit inside ::/96 but are IPv6's own unspecified and loopback addresses.
     const own = IPV6_BLOCKED.find((r) => r.bits === 128 && inRange(bytes, r));
     return own?.why ?? IPV4_BLOCKED.find((r) => inRange(embedded, r))?.why;

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { blockedAddress, UrlPolicy, type ResolvedAddress } from "../src/callbacks/index.js";
+
+/**
+ * A hostile caller's callbackUrl (issue #16): every way of naming an address the service must not
+ * reach. Nothing here connects anywhere: the URL policy is asked with a stand-in resolver.
+ */
+
+/** A resolver whose answers the test sets, per name; an unknown name does not exist. */
+function fakeResolver(answers: Record<string, string[]>) {
+  return async (name: string): Promise<ResolvedAddress[]> => {
+    const found = answers[name];
+    if (!found) throw Object.assign(new Error(`no ${name}`), { code: "ENOTFOUND" });
+    return found.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+  };
+}
+
+describe("IPv6 forms that reach an IPv4 address the service must not", () => {
+  it.each([
+    // 6to4 (RFC 3056): 2002:AABB:CCDD::/48 is tunnelled to the IPv4 address AA.BB.CC.DD.
+    ["2002:7f00:1::1", "loopback"],
+    ["2002:a00:1::", "private"],
+    ["2002:a9fe:a9fe::1", "link-local"],
+    // Local-use NAT64 (RFC 8215): translated by a gateway inside the network, to any IPv4 address.
+    ["64:ff9b:1::a00:1", "NAT64"],
+    // IPv4-translated (SIIT, RFC 2765): ::ffff:0:a.b.c.d.
+    ["::ffff:0:7f00:1", "loopback"],
+    ["::ffff:0:a9fe:a9fe", "link-local"],
+    // Teredo (RFC 4380): the client's IPv4 address sits in the last 32 bits, inverted.
+    ["2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo"],
+    // Discard-only (RFC 6666).
+    ["100::1", "discard"],
+  ])("%s is refused (%s)", (address, why) => {
+    expect(blockedAddress(address)).toContain(why);
+  });
+
+  it.each(["2002:808:808::1", "2606:4700:4700::1111", "64:ff9b::808:808", "2a00:1450:4001:82b::200e"])("%s is public", (address) => {
+    expect(blockedAddress(address)).toBeUndefined();
+  });
+});
+
+describe("held: the URL's form", () => {
+  const policy = new UrlPolicy({ resolve: fakeResolver({ "localhost": ["127.0.0.1", "::1"], "public.test": ["8.8.8.8"] }) });
+
+  it.each([
+    "https://2130706433/", // decimal
+    "https://0x7f000001/", // hex
+    "https://0177.0.0.1/", // octal
+    "https://127.1/", // short form
+    "https://127.0.0.1./", // trailing dot
+    "https://１２７.０.０.１/", // full-width digits (IDNA maps them)
+    "https://[::ffff:127.0.0.1]/",
+    "https://[::ffff:7f00:1]/",
+    "https://[::127.0.0.1]/", // IPv4-compatible
+    "https://[0:0:0:0:0:0:0:1]/",
+    "https://[64:ff9b::7f00:1]/", // NAT64 of 127.0.0.1
+    "https://[::ffff:a9fe:a9fe]/",
+    "https://0xa9.0xfe.0xa9.0xfe/", // 169.254.169.254 in hex
+    "https://localhost./",
+    "https://LOCALHOST/",
+    "https://ⓛocalhost/", // IDN mapping to localhost
+  ])("refuses %s", async (url) => {
+    await expect(policy.check(url)).rejects.toThrow(/CALLBACK_ALLOWED_HOSTS/);
+  });
+
+  it.each(["https://a@public.test/", "https://a:b@public.test/", "https://:b@public.test/", "file:///etc/passwd", "gopher://public.test/", "http://public.test/", "ftp://public.test/"])(
+    "refuses %s",
+    async (url) => {
+      await expect(policy.check(url)).rejects.toThrow(/user name|https/);
+    },
+  );
+
+  it("a URL whose user part looks like an allowed host goes to the real host", async () => {
+    const allowing = new UrlPolicy({ allowedHosts: ["127.0.0.1"], resolve: fakeResolver({ "public.test": ["10.0.0.1"] }) });
+    await expect(allowing.check("http://127.0.0.1@public.test/")).rejects.toThrow(/user name/);
+    await expect(allowing.check("http://public.test#@127.0.0.1/")).rejects.toThrow(/must be https/);
+    await expect(allowing.check("https://public.test\\@127.0.0.1/")).rejects.toThrow(/10.0.0.1/);
+  });
+});
+
+describe("held: DNS rebinding", () => {
+  it("a name public at creation and private at delivery is refused at delivery, in every form of the private address", async () => {
+    const answers: Record<string, string[]> = { "rebind.test": ["8.8.8.8"] };
+    const policy = new UrlPolicy({ resolve: fakeResolver(answers) });
+    const url = await policy.check("https://rebind.test/hook");
+    for (const inside of [["127.0.0.1"], ["::ffff:127.0.0.1"], ["::ffff:7f00:1"], ["8.8.8.8", "169.254.169.254"], ["fe80::1%eth0"], ["0.0.0.0"], ["2002:7f00:1::1"]]) {
+      answers["rebind.test"] = inside;
+      await expect(policy.addressFor(url), inside.join(",")).rejects.toThrow(/CALLBACK_ALLOWED_HOSTS/);
+    }
+    // Back to public: that address, and only it, is the one connected to.
+    answers["rebind.test"] = ["8.8.4.4"];
+    expect(await policy.addressFor(url)).toEqual({ address: "8.8.4.4", family: 4 });
+  });
+
+  it("a resolver answering nothing, or something that is not an address, is refused", async () => {
+    const answers: Record<string, string[]> = { "odd.test": [] };
+    const policy = new UrlPolicy({ resolve: fakeResolver(answers) });
+    await expect(policy.addressFor(new URL("https://odd.test/"))).rejects.toThrow(/no address/);
+    for (const weird of ["", "localhost", "127.000.000.001", "0x7f.0.0.1", "2130706433"]) {
+      answers["odd.test"] = [weird];
+      await expect(policy.addressFor(new URL("https://odd.test/")), weird).rejects.toThrow(/not an IP address|CALLBACK_ALLOWED_HOSTS/);
+    }
+  });
+});
