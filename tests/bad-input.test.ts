@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorCodes } from "../src/errors/api-error.js";
 import { limits } from "../src/limits.js";
-import { startServer, type TestServer } from "./helpers/test-server.js";
+import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
  * Everything a careless or hostile client might send: each gets a GraphQL error with a contract
@@ -158,5 +158,35 @@ describe("bad input that used to be an internal error", () => {
   it("still accepts JSON nested up to the limit", async () => {
     const { text } = await post(deep(limits.jsonDepth - 1));
     expect(JSON.parse(text).data.appendToSession.lastSeqNum).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("input validation (the zod schemas named by the GraphQL types, through @pothos/plugin-validation)", () => {
+  let server: TestServer;
+  let gql: Gql;
+  beforeAll(async () => {
+    server = await startServer("pglite");
+    gql = (await server.newEnvironment()).gql;
+  });
+  afterAll(() => server?.close());
+
+  it("names the field a problem is in, and stores nothing", async () => {
+    const r = await gql(`mutation { createSession(input: { type: "x", externalId: "named", tags: ["ok", " "] }) { isCached } }`);
+    expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([["BAD_USER_INPUT", "input.tags.1: a tag must not be empty"]]);
+    // A message that names its field already stands alone.
+    const long = await gql(`mutation($e: String!) { createSession(input: { type: "x", externalId: $e }) { isCached } }`, { e: "e".repeat(limits.externalIdLength + 1) });
+    expect(long.errors?.[0]?.message).toBe(`externalId is at most ${limits.externalIdLength} characters`);
+    expect((await gql(`{ session(id: "named") { id } }`)).data).toEqual({ session: null });
+  });
+
+  it("hands resolvers the transformed input: durations in ms, tags without repeats, expiresIn null as the default", async () => {
+    const created = await gql(`mutation { createSession(input: { type: "x", ttl: "1h", tags: ["a", "a", "b"] }) { session { tags expiresAt } } }`);
+    const session = created.data!.createSession.session as { tags: string[]; expiresAt: string };
+    expect(session.tags).toEqual(["a", "b"]);
+    expect(Date.parse(session.expiresAt) - Date.now()).toBeGreaterThan(59 * 60_000);
+    const token = await gql(`mutation { createPublicAccessToken(scopes: ["read:all"], expiresIn: null) { expiresAt } }`);
+    const lifetime = Date.parse(token.data!.createPublicAccessToken.expiresAt as string) - Date.now();
+    expect(lifetime).toBeGreaterThan(14 * 60_000);
+    expect(lifetime).toBeLessThanOrEqual(15 * 60_000);
   });
 });

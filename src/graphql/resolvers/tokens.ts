@@ -3,17 +3,22 @@ import { audit, randomToken, scopeSchema, signAccessToken } from "../../auth/ind
 import { limits } from "../../limits.js";
 import { durationSchema } from "../../sessions/index.js";
 import type { Context } from "../context.js";
-import { environmentId, parseInput } from "./common.js";
+import { environmentId } from "./common.js";
 
 const MAX_TOKEN_LIFETIME_MS = limits.tokenLifetimeMs;
 
-const tokenRequestSchema = z.object({
+/** createPublicAccessToken's arguments, checked by the validation plugin (graphql/schema/token.ts). */
+export const tokenRequestSchema = z.object({
   scopes: z.array(scopeSchema).min(1, "scopes must name at least one scope").max(limits.scopesPerToken, `at most ${limits.scopesPerToken} scopes`),
-  expiresIn: durationSchema("expiresIn", MAX_TOKEN_LIFETIME_MS),
+  // null, as GraphQL lets a client send it, means the default too.
+  expiresIn: z
+    .string()
+    .nullish()
+    .transform((s) => s ?? "15m")
+    .pipe(durationSchema("expiresIn", MAX_TOKEN_LIFETIME_MS)),
 });
 
-export async function createPublicAccessToken(ctx: Context, args: { scopes: string[]; expiresIn?: string | null }) {
-  const { scopes, expiresIn } = parseInput(tokenRequestSchema, { scopes: args.scopes, expiresIn: args.expiresIn ?? "15m" });
+export async function createPublicAccessToken(ctx: Context, { scopes, expiresIn }: z.output<typeof tokenRequestSchema>) {
   const envId = environmentId(ctx);
   const key = await ctx.services.signingKeys.active(envId);
   const now = Date.now();

@@ -5,14 +5,15 @@ import { notFound } from "../../errors/index.js";
 import type { SessionIO } from "../../channels/index.js";
 import { waitpointStatus, type Waitpoint } from "../../waitpoints/index.js";
 import { durationSchema, tagsSchema } from "../../sessions/index.js";
-import { environmentId, liveCaller, parseInput } from "./common.js";
+import { environmentId, liveCaller } from "./common.js";
 import { readableSession, requireSession } from "./sessions.js";
 
 import { limits } from "../../limits.js";
 import { assertPendingWaitpointRoom } from "../../waitpoints/index.js";
 const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
 
-const createWaitpointSchema = z.object({
+/** CreateWaitpointInput, checked and transformed by the validation plugin (graphql/schema/waitpoint.ts). */
+export const createWaitpointSchema = z.object({
   session: z.string(),
   io: z.enum(["OUT", "IN"]),
   afterSeqNum: z.number().int().min(0).nullish(),
@@ -23,8 +24,7 @@ const createWaitpointSchema = z.object({
   callbackUrl: z.string().max(limits.callbackUrlLength, `callbackUrl is at most ${limits.callbackUrlLength} characters`).nullish(),
 });
 
-export async function createSessionWaitpoint(ctx: Context, input: z.input<typeof createWaitpointSchema>) {
-  const parsed = parseInput(createWaitpointSchema, input);
+export async function createSessionWaitpoint(ctx: Context, parsed: z.output<typeof createWaitpointSchema>) {
   const session = await requireSession(ctx, parsed.session);
   await assertPendingWaitpointRoom(ctx.services, session.id, parsed.io);
   const callbackUrl = parsed.callbackUrl == null ? undefined : await ctx.services.callbacks.checkUrl(parsed.callbackUrl);

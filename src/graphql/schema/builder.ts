@@ -2,9 +2,10 @@ import SchemaBuilder from "@pothos/core";
 import RelayPlugin from "@pothos/plugin-relay";
 import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
+import ValidationPlugin from "@pothos/plugin-validation";
 import { can, canAll, canNamed, type Action } from "../../auth/index.js";
 import type { Context } from "../context.js";
-import { forbidden, unauthenticated } from "../../errors/index.js";
+import { badInput, forbidden, unauthenticated } from "../../errors/index.js";
 import { isSessionId, isWaitpointId } from "../../sessions/index.js";
 import type { Session } from "../../sessions/index.js";
 
@@ -42,9 +43,22 @@ export interface SchemaTypes {
   DefaultNodeNullability: false;
 }
 
+/** The first problem of an input, named by where it is (e.g. `input.tags.0: a tag must not be empty`). */
+function validationMessage(issues: readonly { message: string; path?: readonly (PropertyKey | { key: PropertyKey })[] }[]): string {
+  const issue = issues[0];
+  if (!issue) return "invalid input";
+  const keys = (issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p));
+  // Messages that already name what they are about ("externalId is at most …") stand alone.
+  const named = keys.filter((k) => !/^\d+$/.test(k)).at(-1);
+  return keys.length === 0 || (named !== undefined && issue.message.startsWith(named)) ? issue.message : `${keys.join(".")}: ${issue.message}`;
+}
+
 export const builder = new SchemaBuilder<SchemaTypes>({
-  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, SimpleObjectsPlugin, RelayPlugin, ValidationPlugin],
   defaultFieldNullability: false,
+  // Inputs are checked (and transformed: durations to ms, tags deduplicated) by the zod schemas their
+  // types and arguments name, before any rule or resolver runs: pure checks, nothing read or written.
+  validation: { validationError: (result) => badInput(validationMessage(result.issues)) },
   scopeAuth: {
     authorizeOnSubscribe: true,
     treatErrorsAsUnauthorized: false,

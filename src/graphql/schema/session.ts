@@ -1,6 +1,6 @@
 import { admitted } from "../../auth/index.js";
 import type { Session } from "../../sessions/index.js";
-import { sessionStatus } from "../../sessions/index.js";
+import { closedReasonSchema, createSessionInputSchema, sessionStatus, updateSessionInputSchema } from "../../sessions/index.js";
 import * as resolvers from "../resolvers/sessions.js";
 import { builder } from "./builder.js";
 import { SessionChannelRef, SessionIOEnum } from "./channel.js";
@@ -115,7 +115,7 @@ const CreateSessionInput = builder.inputType("CreateSessionInput", {
     ttl: t.string({ description: 'Relative expiry, e.g. "1h", "7d"; ignored when expiresAt is given.' }),
     recordRetention: t.string({ description: 'Records older than this, e.g. "30d", are trimmed from both channels; default: kept.' }),
   }),
-});
+}).validate(createSessionInputSchema);
 
 const CreateSessionPayload = builder.simpleObject("CreateSessionPayload", {
   fields: (t) => ({
@@ -130,7 +130,7 @@ const UpdateSessionInput = builder.inputType("UpdateSessionInput", {
     metadata: t.field({ type: "JSON" }),
     externalId: t.string(),
   }),
-});
+}).validate(updateSessionInputSchema);
 
 const DeleteSessionPayload = builder.simpleObject("DeleteSessionPayload", {
   fields: (t) => ({ id: t.id(), deleted: t.boolean() }),
@@ -157,7 +157,7 @@ builder.mutationFields((t) => ({
   closeSession: t.field({
     type: SessionRef,
     description: "Idempotent; the first close's closedAt and reason are kept.",
-    args: { id: t.arg.id({ required: true }), reason: t.arg.string() },
+    args: { id: t.arg.id({ required: true }), reason: t.arg.string({ validate: closedReasonSchema }) },
     authScopes: (_root, args) => ({ session: { action: "admin", session: args.id } }),
     resolve: (_root, args, ctx) => resolvers.closeSession(ctx, args.id, args.reason),
   }),

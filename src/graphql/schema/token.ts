@@ -13,10 +13,7 @@ builder.mutationField("createPublicAccessToken", (t) =>
   t.field({
     type: PublicAccessToken,
     description: "Needs a secret key. Scopes: read|write|admin:sessions[:<id>], read:all, write:all, admin.",
-    args: {
-      scopes: t.arg.stringList({ required: true }),
-      expiresIn: t.arg.string({ defaultValue: "15m" }),
-    },
+    args: t.validate({ scopes: t.arg.stringList({ required: true }), expiresIn: t.arg.string({ defaultValue: "15m" }) }, resolvers.tokenRequestSchema),
     authScopes: { secretKey: true },
     resolve: (_root, args, ctx) => resolvers.createPublicAccessToken(ctx, args),
   }),

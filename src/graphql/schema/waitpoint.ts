@@ -77,7 +77,7 @@ const CreateWaitpointInput = builder.inputType("CreateWaitpointInput", {
         "https URL (http allowed for loopback hosts) that receives a signed POST on completion or timeout. Needs a secret key: public access tokens get FORBIDDEN.",
     }),
   }),
-});
+}).validate(resolvers.createWaitpointSchema);
 
 const CreateWaitpointPayload = builder.simpleObject("CreateWaitpointPayload", {
   fields: (t) => ({ waitpoint: t.field({ type: WaitpointRef }), isCached: t.boolean() }),
