@@ -267,7 +267,7 @@ describe.each(transports)("2. live re-checks over %s", (transport) => {
   it("releases every watch when subscriptions end, by the client or by a cut", async () => {
     const name = `watches-${transport}`;
     const { id, waitpointId } = await setUp(name);
-    const watches = () => server.services.sessionWatch.size + server.services.waitpoints.watchers.size;
+    const watches = () => server.services.sessionWatch.size + server.services.waitpoints.watchCount;
     const before = watches();
     const stopped = [subscribe(server, transport, await mint(admin, [`read:sessions:${name}`]), CHANGED, { id: name }), subscribe(server, transport, await mint(admin, [`read:sessions:${name}`]), WAITPOINT_CHANGED, { id: waitpointId })];
     await Promise.all(stopped.map((sub) => sub.waitFor(1)));

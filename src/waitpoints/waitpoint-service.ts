@@ -6,6 +6,7 @@ import { newWaitpointId } from "../sessions/index.js";
 import type { Session } from "../sessions/index.js";
 import { sessionStatus } from "../sessions/index.js";
 import type { ChannelFanout } from "../live/index.js";
+import { waitpointChanges, type WaitpointChanges } from "./waitpoint-changes.js";
 import type { Signals } from "../live/index.js";
 import { channelKey, channelsOf, parseChannelKey, type AppendAck, type ChannelKey, type SessionIO, type StoredRecord, type StreamStore } from "../channels/index.js";
 import { Watchers } from "../live/index.js";
@@ -44,7 +45,7 @@ export function waitpointStatus(w: Pick<Waitpoint, "status" | "timeoutAt">, now 
  * deliverer (src/callbacks) works through, so an ended waitpoint's callback is never lost.
  */
 export class WaitpointService {
-  readonly watchers: Watchers;
+  private readonly watchers: Watchers;
   private sweeper: NodeJS.Timeout | undefined;
   private rebuilding: Promise<void> | undefined;
 
@@ -75,6 +76,16 @@ export class WaitpointService {
 
   find(environmentId: string, id: string): Promise<Waitpoint | null> {
     return this.prisma.waitpoint.findFirst({ where: { id, environmentId }, include: withCallback });
+  }
+
+  /** A waitpoint's changes, as `first` first finds it (the caller's check of what it may see): see waitpointChanges. */
+  changes(id: string, first: () => Promise<Waitpoint | null>): Promise<WaitpointChanges | null> {
+    return waitpointChanges(this.watchers, id, first, (w) => this.find(w.environmentId, w.id));
+  }
+
+  /** Waitpoints watched by subscribers in this process (for tests that check nothing is left behind). */
+  get watchCount(): number {
+    return this.watchers.size;
   }
 
   async create(session: Session, input: NewWaitpoint): Promise<{ waitpoint: Waitpoint; isCached: boolean }> {

@@ -1,15 +1,14 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { Context } from "../context.js";
 import { notFound } from "../../errors/index.js";
 import type { SessionIO } from "../../channels/index.js";
-import { waitpointStatus, type Waitpoint } from "../../waitpoints/index.js";
+import type { Waitpoint } from "../../waitpoints/index.js";
 import { durationSchema, tagsSchema } from "../../sessions/index.js";
 import { environmentId, liveCaller } from "./common.js";
 import { readableSession, requireSession } from "./sessions.js";
-
 import { limits } from "../../limits.js";
 import { assertPendingWaitpointRoom } from "../../waitpoints/index.js";
+
 const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
 
 /** CreateWaitpointInput, checked and transformed by the validation plugin (graphql/schema/waitpoint.ts). */
@@ -44,12 +43,6 @@ export const webhookSigningSecret = (ctx: Context) => ctx.services.callbacks.sec
 type Callback = NonNullable<Waitpoint["callback"]>;
 export const callbackStatus = (c: Pick<Callback, "status">) => c.status as "PENDING" | "DELIVERED" | "FAILED";
 
-/** Nothing more will change: the waitpoint has ended, and its callback (if any) is delivered or given up. */
-const settled = (w: Waitpoint) => waitpointStatus(w) !== "PENDING" && (!w.callback || callbackStatus(w.callback) !== "PENDING");
-/** What a subscriber is told about: the waitpoint's status, and its callback's attempts and status. */
-const changedFrom = (a: Waitpoint, b: Waitpoint) =>
-  waitpointStatus(a) !== waitpointStatus(b) || a.callback?.status !== b.callback?.status || a.callback?.attempts !== b.callback?.attempts;
-
 /** A waitpoint whose session the caller may read, else null: unreadable looks exactly like unknown. */
 export async function findWaitpoint(ctx: Context, id: string): Promise<Waitpoint | null> {
   const waitpoint = await ctx.services.waitpoints.find(environmentId(ctx), id);
@@ -65,48 +58,11 @@ export function waitpointRecord(w: Waitpoint) {
 export const waitpointIo = (w: Waitpoint) => w.io as SessionIO;
 
 /**
- * The waitpoint now, then once more when it completes or times out; with a callback, then after
- * each delivery attempt until it is delivered or given up; then the stream ends. The watch is
- * registered before the first read, so a change in between is not missed (the deliverer publishes
- * the same `waitpoint` signal after each attempt as completions do).
+ * The waitpoint now, then after each change a subscriber is told about, until nothing more will
+ * change (see waitpointChanges); NOT_FOUND when the caller may not see it.
  */
 export async function watchWaitpoint(ctx: Context, id: string) {
-  const ticks = ctx.services.waitpoints.watchers.watch(id);
-  const first = await findWaitpoint(ctx, id).catch(async (error: unknown) => {
-    await ticks.return();
-    throw error;
-  });
-  if (!first) {
-    await ticks.return();
-    throw notFound(`waitpoint ${JSON.stringify(id)}`);
-  }
-  const deadline = new AbortController();
-  async function* changes(): AsyncGenerator<Waitpoint> {
-    try {
-      let last = first!;
-      yield last;
-      if (settled(last)) return;
-      // Wakes the loop at the deadline even if no sweeper signal arrives.
-      if (waitpointStatus(last) === "PENDING") {
-        void sleep(Math.max(0, last.timeoutAt.getTime() - Date.now()) + 5, undefined, { signal: deadline.signal })
-          .then(() => ticks.push())
-          .catch(() => {});
-      }
-      while (!(await ticks.next()).done) {
-        const current = await ctx.services.waitpoints.find(first!.environmentId, id);
-        if (!current || !changedFrom(last, current)) continue;
-        last = current;
-        yield current;
-        if (settled(current)) return;
-      }
-    } finally {
-      deadline.abort();
-      await ticks.return();
-    }
-  }
-  const onEnd = () => {
-    deadline.abort();
-    void ticks.return();
-  };
-  return ctx.services.live.guard(liveCaller(ctx), changes(), { sessionId: first.sessionId, onEnd });
+  const changes = await ctx.services.waitpoints.changes(id, () => findWaitpoint(ctx, id));
+  if (!changes) throw notFound(`waitpoint ${JSON.stringify(id)}`);
+  return ctx.services.live.guard(liveCaller(ctx), changes, { sessionId: changes.first.sessionId, onEnd: () => changes.stop() });
 }
