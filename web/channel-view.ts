@@ -8,6 +8,20 @@ import { el } from "./connect.js";
  * else is shown as JSON.
  */
 export function channelView(into: HTMLElement) {
+  const show = chatAwareView(into);
+  return (record: { seqNum: number; data: unknown }) => {
+    // Records are written by anyone with write over the session (a page's token): one that makes
+    // the chat view stumble (a field that is no string, such as {"toString": 0}) is shown as JSON, and
+    // the channel goes on being shown after it.
+    try {
+      show(record);
+    } catch {
+      into.append(el("div", { dataset: { testid: "record", seq: String(record.seqNum) }, textContent: `#${record.seqNum} ${JSON.stringify(record.data)}` }));
+    }
+  };
+}
+
+function chatAwareView(into: HTMLElement) {
   const turns = new Map<number, { text: HTMLElement; reason: HTMLElement }>();
   return (record: { seqNum: number; data: unknown }) => {
     const { seqNum, data } = record;
