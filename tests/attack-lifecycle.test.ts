@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { subscribe } from "./helpers/clients.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -22,11 +23,12 @@ const MINT = `mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { t
 
 let server: TestServer;
 let gql: Gql;
+let key: string;
 let other: Gql;
 
 beforeAll(async () => {
   server = await startServer("pglite");
-  gql = (await server.newEnvironment()).gql;
+  ({ gql, secretKey: key } = await server.newEnvironment());
   other = (await server.newEnvironment()).gql;
 }, 180_000);
 afterAll(() => server?.close());
@@ -152,5 +154,74 @@ describe("held: trims and deletes stay within their scope", () => {
     // The old session is gone for good, by its friendly id too.
     expect((await gql(SESSION, { id: old })).data!.session).toBeNull();
     expect(codes(await gql(APPEND, { id: old, io: "IN", records: [{ data: "x" }] }))).toEqual(["NOT_FOUND"]);
+  });
+});
+
+describe("a subscription opened while its session is deleted or renamed away", () => {
+  const RECORDS = `subscription($id: ID!, $from: SeqNum) { sessionRecords(id: $id, io: OUT, fromSeqNum: $from) { seqNum data } }`;
+
+  /** Runs `meanwhile` once, after sessionRecords has found the session and before its subscription is guarded (its head read). */
+  const duringSubscribe = (sessionId: string, meanwhile: () => Promise<void>) => {
+    const store = server.services.store;
+    const original = store.head;
+    let ran!: () => void;
+    const done = new Promise<void>((resolve) => (ran = resolve));
+    let started = false;
+    store.head = async (channel) => {
+      if (channel.sessionId === sessionId && !started) {
+        started = true;
+        await meanwhile();
+        ran();
+      }
+      return original.call(store, channel);
+    };
+    return {
+      ran: done,
+      restore: () => {
+        store.head = original;
+      },
+    };
+  };
+
+  it("one opened as its session is deleted ends with NOT_FOUND", async () => {
+    const name = unique("deleted-under");
+    const id = await create({ externalId: name });
+    const hook = duringSubscribe(id, async () => {
+      expect((await gql(DELETE, { id })).data!.deleteSession).toEqual({ id, deleted: true });
+    });
+    const token = (await gql(MINT, { s: [`read:sessions:${name}`] })).data!.createPublicAccessToken.token as string;
+    const sub = subscribe(server, "ws", token, RECORDS, { id: name, from: 0 });
+    try {
+      await hook.ran;
+      await server.liveSubscribers({ sessionId: id, io: "OUT" }).catch(() => {});
+      // The session is gone: the subscription must end, NOT_FOUND, as one opened before the delete does.
+      await Promise.race([sub.done, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      expect(sub.errors.map((e) => (e as { extensions?: { code?: string } }).extensions?.code)).toEqual(["NOT_FOUND"]);
+    } finally {
+      hook.restore();
+      sub.stop();
+    }
+  });
+
+  it("one opened as its session is renamed away from the token's name receives none of its records", async () => {
+    const name = unique("renamed-under");
+    const id = await create({ externalId: name });
+    const hook = duringSubscribe(id, async () => {
+      expect((await gql(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined();
+    });
+    const token = (await gql(MINT, { s: [`read:sessions:${name}`] })).data!.createPublicAccessToken.token as string;
+    const sub = subscribe(server, "ws", token, RECORDS, { id: name, from: 0 });
+    try {
+      await hook.ran;
+      // A record appended to the session, which the token no longer covers, once the subscription follows it.
+      await server.liveSubscribers({ sessionId: id, io: "OUT" }).catch(() => {});
+      await gql(APPEND, { id, io: "OUT", records: [{ data: "not yours" }] });
+      const outcome = await Promise.race([sub.done.then(() => "ended"), sub.waitFor(1, 5_000).then(() => "leaked", () => "open")]);
+      expect(sub.items).toEqual([]);
+      expect(outcome).toBe("ended");
+    } finally {
+      hook.restore();
+      sub.stop();
+    }
   });
 });
