@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -19,10 +20,7 @@ describe("pages in a browser", () => {
     for (const [i, tag] of ["support", "sales", "support"].entries()) {
       await gql(`mutation($e: String, $t: [String!]) { createSession(input: { type: "chat", externalId: $e, tags: $t }) { isCached } }`, { e: `ticket-${i}`, t: [tag] });
     }
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveChat, type ChatServer, type ServeChatEvent } from "../client/src/index.js";
-import { ScriptedAgent } from "./helpers/chat.js";
+import { serveChat, type ChatServer } from "../client/src/index.js";
+import { chatEvents, ScriptedAgent } from "./helpers/chat.js";
 import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const shots = new URL("../test-results/", import.meta.url).pathname;
@@ -21,21 +22,10 @@ describe("the /chat page (React + useChat)", () => {
   let gql: Gql;
   let key: string;
   const agent = new ScriptedAgent(LONG);
-  const events: ServeChatEvent[] = [];
-  let waiters: (() => boolean)[] = [];
+  const { onEvent, until } = chatEvents();
   let served: ChatServer;
   // Each run has an environment of its own, so the name of the README's walk-through is free.
   const chatId = "demo-chat";
-
-  const until = (match: (e: ServeChatEvent) => boolean) =>
-    new Promise<ServeChatEvent>((resolve) => {
-      const check = () => {
-        const e = events.find(match);
-        if (e) resolve(e);
-        return e !== undefined;
-      };
-      if (!check()) waiters.push(check);
-    });
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
@@ -46,15 +36,9 @@ describe("the /chat page (React + useChat)", () => {
       token: key,
       chatId,
       respond: agent.respond,
-      onEvent: (e) => {
-        events.push(e);
-        waiters = waiters.filter((w) => !w());
-      },
+      onEvent,
     });
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 180_000);
   afterAll(async () => {
     await served?.close();

@@ -2,8 +2,8 @@ import { Chat } from "@ai-sdk/react";
 import type { UIMessage } from "ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
-import { loadChat, loadChatSnapshot, serveChat, SessionsChatTransport, textOf, type ChatServer, type ServeChatEvent } from "../client/src/index.js";
-import { chatIdFor, readReply, ScriptedAgent, userMessage } from "./helpers/chat.js";
+import { loadChat, loadChatSnapshot, serveChat, SessionsChatTransport, textOf, type ChatServer } from "../client/src/index.js";
+import { chatEvents, chatIdFor, readReply, ScriptedAgent, userMessage } from "./helpers/chat.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const lines = (messages: UIMessage[]) => messages.map((m) => `${m.role}: ${textOf(m)}`);
@@ -38,33 +38,19 @@ describe.each(["sse", "ws"] as const)("chat over %s", (transport) => {
   };
   /** serveChat with the agent; its events are kept, and errors fail the test unless expected. */
   const serve = (chatId: string, agent: ScriptedAgent, expectErrors = false) => {
-    const events: ServeChatEvent[] = [];
+    const { events, onEvent, until } = chatEvents();
     const errors: unknown[] = [];
-    let waiters: (() => boolean)[] = [];
     const s: ChatServer = serveChat({
       ...connection(),
       chatId,
       respond: agent.respond,
-      onEvent: (e) => {
-        events.push(e);
-        waiters = waiters.filter((w) => !w());
-      },
+      onEvent,
       onError: (e) => errors.push(e),
     });
     cleanups.push(async () => {
       await s.close();
       if (!expectErrors) expect(errors).toEqual([]);
     });
-    /** Resolves once an event matching `match` has happened (or happens). */
-    const until = (match: (e: ServeChatEvent) => boolean) =>
-      new Promise<ServeChatEvent>((resolve) => {
-        const check = () => {
-          const e = events.find(match);
-          if (e) resolve(e);
-          return e !== undefined;
-        };
-        if (!check()) waiters.push(check);
-      });
     return { server: s, events, errors, until };
   };
   const send = (t: SessionsChatTransport, chatId: string, messages: UIMessage[], abortSignal?: AbortSignal) =>

@@ -1,4 +1,5 @@
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { createClient as createSseClient } from "graphql-sse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
@@ -143,10 +144,7 @@ describe("the pages under their Content-Security-Policy, in Chromium", () => {
     const env = await server.newEnvironment();
     key = env.secretKey;
     await env.gql(`mutation { createSession(input: { type: "chat", externalId: "csp-check" }) { isCached } }`);
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,4 +1,5 @@
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "./helpers/browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -12,10 +13,7 @@ describe("dashboard: trimmed channels and deleting a session", () => {
   beforeAll(async () => {
     server = await startServer("pglite");
     ({ gql, secretKey: key } = await server.newEnvironment());
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,6 +1,6 @@
 import { convertToModelMessages, readUIMessageStream, streamText, type UIMessage, type UIMessageChunk } from "ai";
 import { MockLanguageModelV3 } from "ai/test";
-import { textOf, type RespondArgs } from "../../client/src/index.js";
+import { textOf, type RespondArgs, type ServeChatEvent } from "../../client/src/index.js";
 
 /** A held reply: it has sent its first words and waits for release(). */
 export interface Hold {
@@ -102,3 +102,25 @@ export async function readReply(stream: ReadableStream<UIMessageChunk>): Promise
 }
 
 export const chatIdFor = (name: string) => `${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+
+/** serveChat's events as they come (`onEvent`), and a wait for one: resolves once an event matching `match` has happened (or happens). */
+export function chatEvents() {
+  const events: ServeChatEvent[] = [];
+  let waiters: (() => boolean)[] = [];
+  return {
+    events,
+    onEvent(e: ServeChatEvent) {
+      events.push(e);
+      waiters = waiters.filter((w) => !w());
+    },
+    until: (match: (e: ServeChatEvent) => boolean) =>
+      new Promise<ServeChatEvent>((resolve) => {
+        const check = () => {
+          const e = events.find(match);
+          if (e) resolve(e);
+          return e !== undefined;
+        };
+        if (!check()) waiters.push(check);
+      }),
+  };
+}
