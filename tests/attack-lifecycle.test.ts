@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribe } from "./helpers/clients.js";
+import { startS2Double } from "./helpers/s2-double.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -223,5 +224,52 @@ describe("a subscription opened while its session is deleted or renamed away", (
       hook.restore();
       sub.stop();
     }
+  });
+});
+
+describe("deleteSession on S2 with direct access handed out meanwhile", () => {
+  let s2: TestServer;
+  let double: Awaited<ReturnType<typeof startS2Double>>;
+  let admin: Gql;
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+    s2 = await startServer("pglite", double.env);
+    admin = (await s2.newEnvironment()).gql;
+  }, 180_000);
+  afterAll(async () => {
+    await s2?.close();
+    await double?.close();
+  });
+
+  it("a stream token issued between the delete's revocation and its removal of the row is revoked too", async () => {
+    const name = unique("direct");
+    const r = await admin(CREATE, { input: { type: "attack", externalId: name } });
+    const id = r.data!.createSession.session.id as string;
+    const token = (await admin(MINT, { s: [`write:sessions:${name}`] })).data!.createPublicAccessToken.token as string;
+    const page = gqlClient(s2.url, token);
+
+    // The page asks for direct access while the delete is under way: after its revocation pass.
+    const grants = s2.services.accessGrants;
+    const original = grants.revoke;
+    let issued: string | undefined;
+    grants.revoke = async (where) => {
+      const n = await original.call(grants, where);
+      if ((where as { sessionId?: string }).sessionId === id && issued === undefined) {
+        const access = await page(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { accessToken } }`, { id: name });
+        issued = access.data!.initializeSessionChannel.accessToken as string;
+      }
+      return n;
+    };
+    try {
+      expect((await admin(DELETE, { id })).data!.deleteSession).toEqual({ id, deleted: true });
+    } finally {
+      grants.revoke = original;
+    }
+    expect(issued).toBeTruthy();
+    // Every stream token of the deleted session is dead at S2, the one issued meanwhile included.
+    const forSession = double.issued.filter((t) => JSON.stringify(t.scope).includes(`sessions/${id}/`));
+    expect(forSession.map((t) => t.token)).toContain(issued);
+    expect(forSession.filter((t) => !t.revoked).map((t) => t.id)).toEqual([]);
   });
 });

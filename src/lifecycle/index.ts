@@ -17,7 +17,7 @@ export { pendingPurges, recordRetention, sessionRetention } from "./retention-ta
 export { type DeleteCondition, SessionDeleter, type SessionDeleterOptions } from "./session-deleter.js";
 
 export interface LifecycleOptions extends Omit<SessionDeleterOptions, "store"> {
-  store: Pick<StreamStore, "trim" | "seqNumAt" | "deleteChannels">;
+  store: Pick<StreamStore, "trim" | "seqNumAt" | "deleteChannels" | "revokeAccess">;
   metrics: LifecycleMetrics;
   /** SESSION_RETENTION: closed or expired sessions are deleted this long after; null: kept. */
   sessionRetentionMs: number | null;

@@ -6,7 +6,7 @@ import { type LifecycleCause, type LifecycleMetrics, noMetrics } from "./lifecyc
 
 export interface SessionDeleterOptions {
   sql: Sql;
-  store: Pick<StreamStore, "deleteChannels">;
+  store: Pick<StreamStore, "deleteChannels" | "revokeAccess">;
   /** Tells live subscriptions on every node that the session is gone (they end with NOT_FOUND). */
   signals: Pick<Signals, "publish">;
   /** Drops the deleted session's pending waitpoints from the pending index. */
@@ -48,13 +48,19 @@ export class SessionDeleter {
     // First, while the grants are still recorded (they go with the row): direct access ends at the store.
     await this.options.accessGrants.revoke({ sessionId });
     const due = condition ? `AND (closed_at < $2 OR (closed_at IS NULL AND expires_at < $2))` : "";
-    const [row] = await sql.query<{ n: number }>(
+    // The grants still recorded as the row goes (they go with it): any handed out since the
+    // revocation above, by an initializeSessionChannel that ran meanwhile, are revoked below. One
+    // asked for after this statement finds no session (or fails on its row's foreign key).
+    const [row] = await sql.query<{ n: number; grants: string[] | null }>(
       `WITH gone AS (DELETE FROM sessions WHERE id = $1 ${due} RETURNING id, environment_id),
        purge AS (INSERT INTO session_purges (session_id, environment_id) SELECT id, environment_id FROM gone ON CONFLICT DO NOTHING)
-       SELECT count(*)::int AS n FROM gone`,
+       SELECT count(*)::int AS n,
+         (SELECT array_agg(g.id) FROM channel_access_grants g WHERE g.session_id = $1 AND g.expires_at > now() AND EXISTS (SELECT 1 FROM gone)) AS grants
+       FROM gone`,
       condition ? [sessionId, condition.finishedBefore] : [sessionId],
     );
     if (!row?.n) return false;
+    if (row.grants?.length) await this.options.store.revokeAccess(row.grants).catch(this.options.onError);
     this.metrics.sessionDeleted(cause);
     if (cause === "retention") this.options.logger?.info({ sessionId, cause }, "session deleted");
     // A change signal: LiveAccess re-reads the session on every node, finds it gone, and ends its
