@@ -87,6 +87,9 @@ export class LiveAccess {
     });
     add(this.byEnvironment, environmentId, guard);
     add(this.bySession, options.sessionId, guard);
+    // The resolver's scope check came before this guard existed: a rename or a delete in between
+    // sent its signal to nobody. One read now, with the events held until it is done, closes that gap.
+    this.checking([guard], this.recheck(options.sessionId, [guard]));
     return guard;
   }
 

@@ -1,4 +1,4 @@
-import { audit, can } from "../../auth/index.js";
+import { audit, can, canNamed } from "../../auth/index.js";
 import type { Context } from "../context.js";
 import { badInput, recordsTrimmed } from "../../errors/index.js";
 import { limits } from "../../limits.js";
@@ -37,9 +37,14 @@ export async function appendToSession(
   ctx: Context,
   args: { id: string; io: SessionIO; records: { data?: unknown }[]; matchSeqNum?: number | null; idempotencyKey?: string | null },
 ) {
-  // The session is found inside the append itself: no lookup of its own on the hottest path.
+  // When the caller's scopes cover the name itself (or every session), the session is found inside
+  // the append: no lookup of its own on the hottest path, and whichever session holds the name now
+  // is the one the scope covers. Otherwise the scope check cleared one particular session, the one
+  // the request's cache holds under this name: the append goes to that one, by its friendly id,
+  // never to a session that has taken the name since (a rename or a delete in between).
+  const ref = canNamed(principal(ctx).grants, "write", args.id) ? args.id : (await requireSession(ctx, args.id)).id;
   return ctx.services.writer.append(
-    { environmentId: environmentId(ctx), ref: args.id },
+    { environmentId: environmentId(ctx), ref },
     args.io,
     args.records.map((r) => r.data),
     { matchSeqNum: args.matchSeqNum, idempotencyKey: args.idempotencyKey },
