@@ -79,8 +79,20 @@ const isSeqNum = (v: unknown): v is number => typeof v === "number" && Number.is
  * A channel may hold other records too: they are not chat records and are skipped.
  */
 
+/**
+ * A user message only: `in` is written by clients (pages holding a public token), so a message there
+ * claiming the system or assistant role (a forged instruction, a tool call "the user approved") is
+ * not a chat record at all, for the agent and the pages alike.
+ */
 export function isChatMessageRecord(data: unknown): data is ChatMessageRecord {
-  return isObject(data) && data.type === CHAT_MESSAGE && isObject(data.message) && typeof data.message.id === "string" && Array.isArray(data.message.parts);
+  return (
+    isObject(data) &&
+    data.type === CHAT_MESSAGE &&
+    isObject(data.message) &&
+    data.message.role === "user" &&
+    typeof data.message.id === "string" &&
+    Array.isArray(data.message.parts)
+  );
 }
 
 export function isChatStopRecord(data: unknown): data is ChatStopRecord {
