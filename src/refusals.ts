@@ -1,5 +1,5 @@
-import type { Counter } from "prom-client";
 import type { Logger } from "pino";
+import type { Counter } from "prom-client";
 import type { RefusalReason } from "./limits.js";
 
 export interface RefusalsOptions {

@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { z } from "zod";
 import type { Config } from "../config.js";

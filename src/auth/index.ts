@@ -6,12 +6,12 @@
  */
 export { signAccessToken } from "./access-tokens.js";
 export { audit } from "./audit.js";
-export { type AuthServices, openAuthServices } from "./auth-services.js";
+export { openAuthServices, type AuthServices } from "./auth-services.js";
 export { announceCredentialChange } from "./credential-signals.js";
-export { createEnvironment, DEFAULT_ENVIRONMENT, ensureDefaultEnvironment, EnvironmentExistsError, findEnvironmentBySlug, listEnvironments, UnknownEnvironmentError } from "./environments.js";
-export { admitted, LiveAccess } from "./live-access.js";
+export { DEFAULT_ENVIRONMENT, EnvironmentExistsError, UnknownEnvironmentError, createEnvironment, ensureDefaultEnvironment, findEnvironmentBySlug, listEnvironments } from "./environments.js";
+export { LiveAccess, admitted } from "./live-access.js";
 export { loadMasterKey } from "./master-key.js";
-export { type Authentication, Authenticator, type Principal } from "./principal.js";
-export { type Action, can, canAll, canNamed, scopeSchema } from "./scopes.js";
+export { Authenticator, type Authentication, type Principal } from "./principal.js";
+export { can, canAll, canNamed, scopeSchema, type Action } from "./scopes.js";
 export { randomToken, rotateSecretKey } from "./secret-keys.js";
 export { SigningKeys } from "./signing-keys.js";

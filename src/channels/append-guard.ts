@@ -1,7 +1,7 @@
 import { Prisma, type PrismaClient } from "../generated/prisma/client.js";
-import { isSessionId } from "../sessions/index.js";
 import { appendLimits, limits } from "../limits.js";
-import { siblingBytes, StorageFullError, storageCaps, type StorageCaps } from "./storage-caps.js";
+import { isSessionId } from "../sessions/index.js";
+import { siblingBytes, storageCaps, StorageFullError, type StorageCaps } from "./storage-caps.js";
 import type { AppendAck, AppendOutcome, AppendRequest, ChannelKey, NewRecords } from "./stream-store.js";
 
 /** Where a guarded store puts the records once the guard lets an append through, and reads a channel's tail. */

@@ -1,5 +1,5 @@
-import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import type { Principal } from "../auth/index.js";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import type { ChannelKey, StreamStore } from "./stream-store.js";
 
 /**

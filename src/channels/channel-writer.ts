@@ -1,7 +1,7 @@
 import { ApiError, badInput, notFound, sessionClosed } from "../errors/index.js";
-import type { AppendAck, ChannelKey, NewRecords, SessionIO, SessionName, StreamStore } from "./stream-store.js";
-import { StorageFullError } from "./storage-caps.js";
 import type { Refusals } from "../refusals.js";
+import { StorageFullError } from "./storage-caps.js";
+import type { AppendAck, ChannelKey, NewRecords, SessionIO, SessionName, StreamStore } from "./stream-store.js";
 
 import { appendLimits } from "../limits.js";
 

@@ -1,21 +1,21 @@
 import type { Prepared, Sql } from "../db/index.js";
 import { badInput, recordsTrimmed, seqNumMismatch } from "../errors/index.js";
+import { appendLimits, limits } from "../limits.js";
 import { isSessionId } from "../sessions/index.js";
 import { groupCommit } from "./group-commit.js";
-import { siblingBytes, StorageFullError, storageCaps, type StorageCaps } from "./storage-caps.js";
-import { appendLimits, limits } from "../limits.js";
+import { siblingBytes, storageCaps, StorageFullError, type StorageCaps } from "./storage-caps.js";
 import {
-  channelsOf,
-  streamName,
-  type TrimResult,
-  type AppendOutcome,
-  type AppendRequest,
-  type ChannelKey,
-  type NewRecords,
-  type SessionIO,
-  type SessionName,
-  type StoredRecord,
-  type StreamStore,
+    channelsOf,
+    streamName,
+    type AppendOutcome,
+    type AppendRequest,
+    type ChannelKey,
+    type NewRecords,
+    type SessionIO,
+    type SessionName,
+    type StoredRecord,
+    type StreamStore,
+    type TrimResult,
 } from "./stream-store.js";
 
 /** A session takes writes while it is neither closed nor expired: both decided inside the append's own statement. */

@@ -1,21 +1,21 @@
-import { randomUUID } from "node:crypto";
 import { AppendInput, AppendRecord, meteredBytes, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type ReadRecord, type S2Basin } from "@s2-dev/streamstore";
+import { randomUUID } from "node:crypto";
 import type { Sql } from "../db/index.js";
 import { recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import type { AppendGuard, RecordSink } from "./append-guard.js";
 import { ChannelHeads } from "./channel-heads.js";
 import {
-  channelsOf,
-  streamName,
-  type AppendAck,
-  type AppendOutcome,
-  type AppendRequest,
-  type ChannelAccess,
-  type ChannelKey,
-  type NewRecords,
-  type StoredRecord,
-  type StreamStore,
-  type TrimResult,
+    channelsOf,
+    streamName,
+    type AppendAck,
+    type AppendOutcome,
+    type AppendRequest,
+    type ChannelAccess,
+    type ChannelKey,
+    type NewRecords,
+    type StoredRecord,
+    type StreamStore,
+    type TrimResult,
 } from "./stream-store.js";
 
 export interface S2Options {

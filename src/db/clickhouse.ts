@@ -1,6 +1,6 @@
+import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { createClient, type ClickHouseClient } from "@clickhouse/client";
 
 const migrationsDir = fileURLToPath(new URL("../../clickhouse/migrations/", import.meta.url));
 

@@ -4,5 +4,5 @@
  *
  * Other domains import this folder only through this file (.dependency-cruiser.cjs).
  */
-export { ApiError, badInput, type ErrorCode, forbidden, notFound, recordsTrimmed, seqNumMismatch, sessionClosed, trimmedHead, unauthenticated, unavailable } from "./api-error.js";
-export { type Audience, errorShaping, type ErrorShaping, streamErrorsAsResults, subscriptionErrorsWithData } from "./shaping.js";
+export { ApiError, badInput, forbidden, notFound, recordsTrimmed, seqNumMismatch, sessionClosed, trimmedHead, unauthenticated, unavailable, type ErrorCode } from "./api-error.js";
+export { errorShaping, streamErrorsAsResults, subscriptionErrorsWithData, type Audience, type ErrorShaping } from "./shaping.js";

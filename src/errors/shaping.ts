@@ -1,8 +1,8 @@
 import { GraphQLError, locatedError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from "graphql";
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from "graphql-yoga";
 import type { Logger } from "pino";
-import { errorCodes, type ErrorCode } from "./api-error.js";
 import { currentRequestId, withRequestId } from "../http/index.js";
+import { errorCodes, type ErrorCode } from "./api-error.js";
 
 const known = new Set<string>(errorCodes);
 

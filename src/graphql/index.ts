@@ -4,7 +4,7 @@
  *
  * Other domains import this folder only through this file (.dependency-cruiser.cjs).
  */
-export { type Context, createContext } from "./context.js";
+export { createContext, type Context } from "./context.js";
 export { answerLimits } from "./plugins/answer-budget.js";
 export { refuseBody } from "./plugins/body-limit.js";
 export { deliveryLimits } from "./plugins/delivery-limits.js";

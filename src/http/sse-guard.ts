@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { EventEmitter } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Authenticator } from "../auth/index.js";
 import type { ErrorCode } from "../errors/index.js";
 import type { Limits } from "../limits.js";
-import type { Refusals } from "../refusals.js";
 import type { CountedCaps } from "../live/index.js";
 import { credentialKey, Outbox, type Connection } from "../live/index.js";
+import type { Refusals } from "../refusals.js";
 
 export interface SseGuardOptions {
   /** The figures in force (services.limits). */

@@ -1,8 +1,8 @@
+import { build } from "esbuild";
+import type { Plugin } from "graphql-yoga";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import type { Plugin } from "graphql-yoga";
 import { css } from "../../web/style.js";
 
 const webDir = fileURLToPath(new URL("../../web/", import.meta.url));

@@ -1,13 +1,12 @@
+import { CloseCode } from "graphql-ws";
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
-import { CloseCode } from "graphql-ws";
 import type { WebSocket, WebSocketServer } from "ws";
 import type { Authenticator } from "../auth/index.js";
 import type { Limits } from "../limits.js";
-import type { Refusals } from "../refusals.js";
 import type { CountedCaps } from "../live/index.js";
-import { credentialKey, Outbox, type Connection } from "../live/index.js";
-import { encodedResultData } from "../live/index.js";
+import { credentialKey, encodedResultData, Outbox, type Connection } from "../live/index.js";
+import type { Refusals } from "../refusals.js";
 
 export interface WsGuardOptions {
   /** The figures in force (services.limits). */

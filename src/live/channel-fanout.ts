@@ -1,9 +1,9 @@
+import { channelKey, type AppendAck, type ChannelKey, type Follow, type StoredRecord, type StreamStore } from "../channels/index.js";
 import { ApiError, trimmedHead } from "../errors/index.js";
 import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
 import { RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
 import type { Signals } from "./signals.js";
-import { channelKey, type AppendAck, type ChannelKey, type Follow, type StoredRecord, type StreamStore } from "../channels/index.js";
 
 export interface FanoutOptions {
   /** Records a subscriber may have waiting before it is cut off as too slow. */

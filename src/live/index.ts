@@ -7,7 +7,7 @@
 export { AsyncQueue } from "./async-queue.js";
 export { ChannelFanout } from "./channel-fanout.js";
 export { CountedCaps } from "./counted-caps.js";
-export { bindConnection, type Connection, connectionOf, credentialKey, credentialKeyOf, Outbox } from "./outbox.js";
-export { encodedResultData, encodeResultData, RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
+export { Outbox, bindConnection, connectionOf, credentialKey, credentialKeyOf, type Connection } from "./outbox.js";
+export { RECORD_ENVELOPE_BYTES, encodeResultData, encodedResultData, recordBytes } from "./record-encoding.js";
 export { LocalSignals, RedisSignals, sessionChanged, type Signal, type Signals } from "./signals.js";
 export { Watchers } from "./watchers.js";

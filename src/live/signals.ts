@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 
 /**

@@ -4,4 +4,4 @@
  *
  * Other domains import this folder only through this file (.dependency-cruiser.cjs).
  */
-export { type Buckets, MemoryBuckets, RedisBuckets } from "./buckets.js";
+export { MemoryBuckets, RedisBuckets, type Buckets } from "./buckets.js";

@@ -5,6 +5,6 @@
  * Other domains import this folder only through this file (.dependency-cruiser.cjs).
  */
 export { createReplication } from "./create-replication.js";
-export { type LeaderLock, PostgresLeaderLock, RedisLeaderLock } from "./leader-lock.js";
+export { PostgresLeaderLock, RedisLeaderLock, type LeaderLock } from "./leader-lock.js";
 export { ReplicationMetrics } from "./replication-metrics.js";
 export { ReplicationService } from "./replication-service.js";

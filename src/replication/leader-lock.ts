@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 
 /** At most one holder across processes; a holder that stops renewing loses it within its TTL. */

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ClickHouseClient } from "@clickhouse/client";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { LeaderLock } from "./leader-lock.js";
 import { ReplicationMetrics } from "./replication-metrics.js";

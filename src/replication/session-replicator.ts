@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
+import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from "pg-logical-replication";
 import type { Logger } from "pino";
 import { bigIntToLsn, lsnToBigInt } from "./lsn.js";
 import type { ReplicationMetrics } from "./replication-metrics.js";

@@ -8,10 +8,10 @@ export { ClickHouseSessionsRepository } from "./clickhouse-sessions-repository.j
 export { encodeCursor } from "./cursor.js";
 export { inDateRange, maxDate, minDate } from "./date-range.js";
 export { isSessionId, isWaitpointId, newWaitpointId } from "./ids.js";
-export { type ListArgs, toListQuery } from "./list-query.js";
+export { toListQuery, type ListArgs } from "./list-query.js";
 export { nameProblem } from "./names.js";
 export { PostgresSessionsRepository } from "./postgres-sessions-repository.js";
-export { type Session, SessionStore } from "./session-store.js";
+export { SessionStore, type Session } from "./session-store.js";
 export type { SessionsRepository } from "./sessions-repository.js";
 export { sessionStatus } from "./status.js";
-export { closedReasonSchema, type CreateSessionInput, createSessionInputSchema, durationSchema, tagsSchema, updateSessionInputSchema } from "./validation.js";
+export { closedReasonSchema, createSessionInputSchema, durationSchema, tagsSchema, updateSessionInputSchema, type CreateSessionInput } from "./validation.js";

@@ -1,9 +1,9 @@
 import { z } from "zod";
+import { parseDuration } from "../duration.js";
 import { badInput } from "../errors/index.js";
+import { limits } from "../limits.js";
 import { decodeCursor, type ListCursor } from "./cursor.js";
 import { inDateRange } from "./date-range.js";
-import { parseDuration } from "../duration.js";
-import { limits } from "../limits.js";
 import type { SessionStatus } from "./status.js";
 
 /** A validated list request, the same for every SessionsRepository. */

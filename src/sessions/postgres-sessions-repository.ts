@@ -1,6 +1,6 @@
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
-import { listWhere } from "./list-where.js";
 import type { ListPage, ListQuery } from "./list-query.js";
+import { listWhere } from "./list-where.js";
 import type { Session } from "./session-store.js";
 import type { SessionsRepository } from "./sessions-repository.js";
 

@@ -1,6 +1,6 @@
-import { Prisma, type PrismaClient, type Session } from "../generated/prisma/client.js";
 import { isUniqueViolation } from "../db/index.js";
 import { badInput } from "../errors/index.js";
+import { Prisma, type PrismaClient, type Session } from "../generated/prisma/client.js";
 import { isSessionId, newSessionId } from "./ids.js";
 
 export type { Session };

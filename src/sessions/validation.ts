@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { parseDuration } from "../duration.js";
-import { SESSION_ID_PREFIX } from "./ids.js";
 import { limits } from "../limits.js";
 import { jsonProblem } from "../text.js";
+import { SESSION_ID_PREFIX } from "./ids.js";
 import { nameProblem } from "./names.js";
 
 const text = (name: string, max: number) =>

@@ -7,4 +7,4 @@
 export { MemoryPendingIndex } from "./pending-index.js";
 export { assertPendingWaitpointRoom } from "./quota.js";
 export { RedisPendingIndex } from "./redis-pending-index.js";
-export { type Waitpoint, WaitpointService, waitpointStatus } from "./waitpoint-service.js";
+export { WaitpointService, waitpointStatus, type Waitpoint } from "./waitpoint-service.js";

@@ -1,16 +1,14 @@
 import { randomToken } from "../auth/index.js";
-import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
+import { channelKey, channelsOf, parseChannelKey, type AppendAck, type ChannelKey, type SessionIO, type StoredRecord, type StreamStore } from "../channels/index.js";
 import { isUniqueViolation } from "../db/index.js";
 import { sessionClosed, trimmedHead } from "../errors/index.js";
-import { newWaitpointId } from "../sessions/index.js";
-import type { Session } from "../sessions/index.js";
-import { sessionStatus } from "../sessions/index.js";
-import type { ChannelFanout } from "../live/index.js";
-import { waitpointChanges, type WaitpointChanges } from "./waitpoint-changes.js";
-import type { Signals } from "../live/index.js";
-import { channelKey, channelsOf, parseChannelKey, type AppendAck, type ChannelKey, type SessionIO, type StoredRecord, type StreamStore } from "../channels/index.js";
+import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
+import type { ChannelFanout, Signals } from "../live/index.js";
 import { Watchers } from "../live/index.js";
+import type { Session } from "../sessions/index.js";
+import { newWaitpointId, sessionStatus } from "../sessions/index.js";
 import type { PendingIndex } from "./pending-index.js";
+import { waitpointChanges, type WaitpointChanges } from "./waitpoint-changes.js";
 
 /** A waitpoint's row with its callback's (null when it was created without a callbackUrl). */
 export type Waitpoint = Prisma.WaitpointGetPayload<{ include: { callback: true } }>;

@@ -1,23 +1,23 @@
 import {
-  getNamedType,
-  getOperationAST,
-  isInterfaceType,
-  isObjectType,
-  Kind,
-  valueFromAST,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type GraphQLField,
-  type GraphQLNamedType,
-  type GraphQLSchema,
-  type SelectionSetNode,
+    getNamedType,
+    getOperationAST,
+    isInterfaceType,
+    isObjectType,
+    Kind,
+    valueFromAST,
+    type DocumentNode,
+    type FragmentDefinitionNode,
+    type GraphQLField,
+    type GraphQLNamedType,
+    type GraphQLSchema,
+    type SelectionSetNode,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import type { Context } from "../context.js";
-import { ApiError, badInput } from "../../errors/index.js";
-import type { Refusals } from "../../refusals.js";
-import { RECORD_ENVELOPE_BYTES, recordBytes } from "../../live/index.js";
 import type { StreamStore } from "../../channels/index.js";
+import { ApiError, badInput } from "../../errors/index.js";
+import { RECORD_ENVELOPE_BYTES, recordBytes } from "../../live/index.js";
+import type { Refusals } from "../../refusals.js";
+import type { Context } from "../context.js";
 
 export interface AnswerLimitsOptions {
   /** Bytes of records one query or mutation may read (limits.answerBytes, 32 MiB). */

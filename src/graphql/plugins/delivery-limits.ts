@@ -1,12 +1,11 @@
 import type { ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import type { Context } from "../context.js";
 import { ApiError } from "../../errors/index.js";
 import type { Limits, RefusalReason } from "../../limits.js";
-import type { Refusals } from "../../refusals.js";
 import type { CountedCaps } from "../../live/index.js";
-import { connectionOf, credentialKeyOf, type Outbox } from "../../live/index.js";
-import { encodedResultData } from "../../live/index.js";
+import { connectionOf, credentialKeyOf, encodedResultData, type Outbox } from "../../live/index.js";
+import type { Refusals } from "../../refusals.js";
+import type { Context } from "../context.js";
 
 export interface DeliveryLimitsOptions {
   /** The figures in force (services.limits): subscriptionsPerConnection, subscriptionsPerToken, subscriptionsPerSecretKey. */

@@ -1,7 +1,7 @@
 import { visit, type DocumentNode } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import type { Context } from "../context.js";
 import { unauthenticated } from "../../errors/index.js";
+import type { Context } from "../context.js";
 
 /** Whether a document asks for the schema (`__schema` or `__type`, in any fragment); `__typename` does not. */
 const introspects = (document: DocumentNode) => {

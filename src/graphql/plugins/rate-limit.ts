@@ -1,12 +1,12 @@
-import { createHash } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { getOperationAST, type DocumentNode, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import type { Context } from "../context.js";
+import { createHash } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { ApiError } from "../../errors/index.js";
 import type { Limits, Rate, RefusalReason } from "../../limits.js";
-import type { Services } from "../../services.js";
 import { MemoryBuckets, RedisBuckets, type Buckets } from "../../rate-limit/index.js";
+import type { Services } from "../../services.js";
+import type { Context } from "../context.js";
 
 type Kind = "mutations" | "subscribes";
 

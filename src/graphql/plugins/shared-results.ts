@@ -1,7 +1,7 @@
 import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
-import { encodeResultData } from "../../live/index.js";
 import type { StoredRecord } from "../../channels/index.js";
+import { encodeResultData } from "../../live/index.js";
 
 const isRecord = (payload: object): payload is StoredRecord => "seqNum" in payload && "data" in payload;
 

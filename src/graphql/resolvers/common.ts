@@ -1,6 +1,6 @@
 import type { Principal } from "../../auth/index.js";
-import type { Context } from "../context.js";
 import { unauthenticated } from "../../errors/index.js";
+import type { Context } from "../context.js";
 
 /** Resolvers run after the scope checks, so a principal is always there; this keeps types honest. */
 export function principal(ctx: Context): Principal {

@@ -1,13 +1,13 @@
 import { z } from "zod";
-import type { Context } from "../context.js";
-import { notFound } from "../../errors/index.js";
 import type { SessionIO } from "../../channels/index.js";
-import type { Waitpoint } from "../../waitpoints/index.js";
+import { notFound } from "../../errors/index.js";
+import { limits } from "../../limits.js";
 import { durationSchema, tagsSchema } from "../../sessions/index.js";
+import type { Waitpoint } from "../../waitpoints/index.js";
+import { assertPendingWaitpointRoom } from "../../waitpoints/index.js";
+import type { Context } from "../context.js";
 import { environmentId, liveCaller } from "./common.js";
 import { readableSession, requireSession } from "./sessions.js";
-import { limits } from "../../limits.js";
-import { assertPendingWaitpointRoom } from "../../waitpoints/index.js";
 
 const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
 

@@ -4,10 +4,10 @@ import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
 import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
 import ValidationPlugin from "@pothos/plugin-validation";
 import { can, canAll, canNamed, type Action } from "../../auth/index.js";
-import type { Context } from "../context.js";
 import { badInput, forbidden, unauthenticated } from "../../errors/index.js";
-import { isSessionId, isWaitpointId } from "../../sessions/index.js";
 import type { Session } from "../../sessions/index.js";
+import { isSessionId, isWaitpointId } from "../../sessions/index.js";
+import type { Context } from "../context.js";
 
 /** A session named by reference (friendly id or externalId) or already loaded. */
 export interface SessionAccess {

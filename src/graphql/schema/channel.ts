@@ -1,8 +1,8 @@
 import { admitted } from "../../auth/index.js";
-import * as resolvers from "../resolvers/channels.js";
-import type { Session } from "../../sessions/index.js";
 import type { SessionIO, StoredRecord } from "../../channels/index.js";
+import type { Session } from "../../sessions/index.js";
 import { sharedResults } from "../plugins/shared-results.js";
+import * as resolvers from "../resolvers/channels.js";
 import { builder } from "./builder.js";
 
 export const SessionIOEnum = builder.enumType("SessionIO", {

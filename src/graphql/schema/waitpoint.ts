@@ -1,6 +1,6 @@
 import { admitted } from "../../auth/index.js";
-import * as resolvers from "../resolvers/waitpoints.js";
 import { waitpointStatus, type Waitpoint } from "../../waitpoints/index.js";
+import * as resolvers from "../resolvers/waitpoints.js";
 import { builder } from "./builder.js";
 import { SessionIOEnum, SessionRecordRef } from "./channel.js";
 import { SessionRef } from "./session.js";
