@@ -10,6 +10,8 @@ mountStyles();
 const root = document.getElementById("root")!;
 const chatId = new URLSearchParams(location.search).get("session") ?? "demo-chat";
 document.getElementById("session-label")!.textContent = chatId;
-const token = pageToken();
-if (!token) askForToken(root);
+// A token of its own per chat: a link to one chat (with its token) changes nothing for the others or the dashboard.
+const storageKey = `sessions.chat-token:${chatId}`;
+const token = pageToken(storageKey);
+if (!token) askForToken(root, storageKey);
 else createRoot(root).render(createElement(ChatPage, { url: location.origin, token, chatId }));
