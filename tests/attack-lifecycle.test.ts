@@ -139,6 +139,22 @@ describe("held: trims and deletes stay within their scope", () => {
     expect((await gql(SESSION, { id })).data!.session.in).toEqual({ headSeqNum: 0, tailSeqNum: 0 });
   });
 
+  it("a token for a name reaches a renamed session by neither name, nor by its friendly id", async () => {
+    const name = unique("before");
+    const id = await create({ externalId: name });
+    await gql(APPEND, { id, io: "OUT", records: [{ data: 1 }, { data: 2 }] });
+    const token = await mint([`admin:sessions:${name}`]);
+    const after = unique("after");
+    expect((await gql(RENAME, { id, name: after })).errors).toBeUndefined();
+    expect(codes(await token(TRIM, { id, io: "OUT", before: 2 }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await token(TRIM, { id: after, io: "OUT", before: 2 }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await token(TRIM, { id: name, io: "OUT", before: 2 }))).toEqual(["NOT_FOUND"]);
+    expect(codes(await token(DELETE, { id }))).toEqual(["FORBIDDEN"]);
+    expect(codes(await token(DELETE, { id: after }))).toEqual(["FORBIDDEN"]);
+    expect((await token(DELETE, { id: name })).data!.deleteSession).toEqual({ id: name, deleted: false });
+    expect((await gql(SESSION, { id })).data!.session).toMatchObject({ externalId: after, out: { headSeqNum: 0, tailSeqNum: 2 } });
+  });
+
   it("a session made again under a deleted one's name sees none of its records, nor its idempotency keys", async () => {
     const name = unique("reborn");
     const old = await create({ externalId: name });
