@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { blockedAddress, UrlPolicy, type ResolvedAddress } from "../src/callbacks/index.js";
+import { gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
  * A hostile caller's callbackUrl (issue #16): every way of naming an address the service must not
@@ -100,5 +101,41 @@ describe("held: DNS rebinding", () => {
       answers["odd.test"] = [weird];
       await expect(policy.addressFor(new URL("https://odd.test/")), weird).rejects.toThrow(/not an IP address|CALLBACK_ALLOWED_HOSTS/);
     }
+  });
+});
+
+describe("an agent's callback waitpoint and a page's token on the same session", () => {
+  // Nothing is delivered here: no record lands after the waitpoints, and the port is closed anyway.
+  const CREATE = `mutation($input: CreateWaitpointInput!) { createSessionWaitpoint(input: $input) { isCached waitpoint { id afterSeqNum callback { url } } } }`;
+  let server: TestServer;
+  let agent: Gql;
+  let page: Gql;
+  let session: string;
+
+  beforeAll(async () => {
+    server = await startServer("pglite", { CALLBACK_ALLOWED_HOSTS: "127.0.0.1" });
+    ({ gql: agent } = await server.newEnvironment());
+    const name = `callback-agent-${Date.now().toString(36)}`;
+    session = (await agent(`mutation($n: String!) { createSession(input: { type: "agent", externalId: $n }) { session { id } } }`, { n: name })).data!.createSession.session.id;
+    const token = (await agent(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: [`write:sessions:${name}`] })).data!.createPublicAccessToken.token;
+    page = gqlClient(server.url, token);
+  }, 180_000);
+  afterAll(() => server?.close());
+
+  it("a page cannot take the key the agent will wait with, leaving the agent without its callback", async () => {
+    // examples/callback-agent.ts waits for in#n with the key `wait-<n>`: a page's token makes that waitpoint first, far away and without a callback.
+    const planted = await page(CREATE, { input: { session, io: "IN", afterSeqNum: 2 ** 53 - 1, timeout: "7d", idempotencyKey: "wait-1" } });
+    expect(planted.errors).toBeUndefined();
+    const url = "http://127.0.0.1:9/callback";
+    const r = await agent(CREATE, { input: { session, io: "IN", afterSeqNum: 1, timeout: "1h", idempotencyKey: "wait-1", callbackUrl: url } });
+    // Either refused (the key names another waitpoint) or the agent's own: never one that will not call it back.
+    if (!r.errors) expect(r.data!.createSessionWaitpoint.waitpoint).toMatchObject({ afterSeqNum: 1, callback: { url } });
+  });
+
+  it("a page cannot read the agent's callback URL by asking with the agent's key", async () => {
+    const url = "http://127.0.0.1:9/callback?token=agent-secret";
+    expect((await agent(CREATE, { input: { session, io: "IN", afterSeqNum: 2, idempotencyKey: "wait-2", callbackUrl: url } })).errors).toBeUndefined();
+    const r = await page(CREATE, { input: { session, io: "IN", afterSeqNum: 2, idempotencyKey: "wait-2" } });
+    expect(JSON.stringify(r)).not.toContain("agent-secret");
   });
 });
