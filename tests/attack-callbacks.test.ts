@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { blockedAddress, UrlPolicy, type ResolvedAddress } from "../src/callbacks/index.js";
+import { startReceiver } from "./helpers/callback-receiver.js";
 import { gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -137,5 +138,43 @@ describe("an agent's callback waitpoint and a page's token on the same session",
     expect((await agent(CREATE, { input: { session, io: "IN", afterSeqNum: 2, idempotencyKey: "wait-2", callbackUrl: url } })).errors).toBeUndefined();
     const r = await page(CREATE, { input: { session, io: "IN", afterSeqNum: 2, idempotencyKey: "wait-2" } });
     expect(JSON.stringify(r)).not.toContain("agent-secret");
+  });
+});
+
+describe("one environment's slow receiver and another's callbacks", () => {
+  it("an environment whose receiver never answers cannot hold every delivery slot: another's callback goes out meanwhile", { timeout: 120_000 }, async () => {
+    // Attempts that hang last CALLBACK_TIMEOUT; the other environment's callback must not wait for them.
+    const server = await startServer("pglite", { CALLBACK_ALLOWED_HOSTS: "127.0.0.1", CALLBACK_TIMEOUT: "30s" });
+    let quiet = "";
+    const receiver = await startReceiver((_i, d) => (d.body.includes(quiet) && quiet !== "" ? 200 : "hang"));
+    try {
+      const noisy = await server.newEnvironment();
+      const victim = await server.newEnvironment();
+      const CREATE = `mutation($input: CreateWaitpointInput!) { createSessionWaitpoint(input: $input) { waitpoint { id } } }`;
+      const APPEND = `mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: "wake" }]) { firstSeqNum } }`;
+      const sessionOf = async (gql: Gql) => (await gql(`mutation { createSession(input: { type: "agent" }) { session { id } } }`)).data!.createSession.session.id as string;
+
+      // The noisy environment: more waitpoints with callbacks than a process has delivery slots (32), all woken at once.
+      const loud = await sessionOf(noisy.gql);
+      for (let i = 0; i < 40; i++) expect((await noisy.gql(CREATE, { input: { session: loud, io: "IN", callbackUrl: receiver.url("/noisy") } })).errors).toBeUndefined();
+      expect((await noisy.gql(APPEND, { id: loud })).errors).toBeUndefined();
+      await receiver.until(8, 60_000);
+
+      // Meanwhile, the other environment's one callback.
+      quiet = await sessionOf(victim.gql);
+      const { id } = (await victim.gql(CREATE, { input: { session: quiet, io: "IN", callbackUrl: receiver.url("/quiet") } })).data!.createSessionWaitpoint.waitpoint;
+      expect((await victim.gql(APPEND, { id: quiet })).errors).toBeUndefined();
+      await vi.waitFor(
+        async () => {
+          const r = await victim.gql(`query($id: ID!) { waitpoint(id: $id) { callback { status } } }`, { id });
+          expect(r.data!.waitpoint.callback.status).toBe("DELIVERED");
+        },
+        // Well within the noisy attempts' 30 s: only a free slot can deliver it in time.
+        { timeout: 15_000, interval: 50 },
+      );
+    } finally {
+      await receiver.close();
+      await server.close();
+    }
   });
 });

@@ -17,6 +17,11 @@ export interface DelivererOptions {
   /** Attempts in flight in this process at once; due callbacks beyond that wait. Default 32 (`limits.callbacksInFlight`). */
   concurrency?: number;
   /**
+   * Attempts in flight for one environment, over every node: a slow or flooded receiver of one
+   * environment never holds every slot. Default a quarter of `concurrency` (8), at least 1.
+   */
+  perEnvironment?: number;
+  /**
    * The safety net: how often this process looks for due callbacks without being woken (a signal
    * lost with a Redis outage, another node's lease that ran out). Default 5 s.
    */
@@ -64,16 +69,31 @@ interface Claimed {
 // A row is due when next_attempt_at has passed. Claiming moves next_attempt_at to the end of the
 // lease: if this process dies mid-attempt, the row is due again then, for any node. SKIP LOCKED:
 // nodes claiming at once take different rows, and a row committed as claimed is no longer due.
+// Each environment gets at most $4 attempts in flight (counted over every node: the rows under a
+// lease), so one whose receiver hangs, or that has thousands due, holds a few slots for its
+// timeout, never all of them: another environment's callbacks go out meanwhile. The due rows are
+// taken per environment (oldest first in each), then the oldest of those, up to $1.
 const CLAIM = `
-WITH claimed AS (
+WITH busy AS (
+  SELECT environment_id, count(*)::int AS n FROM waitpoint_callbacks
+  WHERE lease_token IS NOT NULL AND next_attempt_at > now()
+  GROUP BY environment_id
+), envs AS (
+  SELECT DISTINCT environment_id FROM waitpoint_callbacks WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= now()
+), candidates AS (
+  SELECT d.id, d.next_attempt_at
+  FROM envs LEFT JOIN busy ON busy.environment_id = envs.environment_id
+  CROSS JOIN LATERAL (
+    SELECT w.id, w.next_attempt_at FROM waitpoint_callbacks w
+    WHERE w.environment_id = envs.environment_id AND w.next_attempt_at IS NOT NULL AND w.next_attempt_at <= now()
+    ORDER BY w.next_attempt_at
+    LIMIT GREATEST(0, $4::int - COALESCE(busy.n, 0))
+    FOR UPDATE SKIP LOCKED
+  ) d
+), claimed AS (
   UPDATE waitpoint_callbacks c
   SET next_attempt_at = now() + $2::int * interval '1 millisecond', lease_token = $3, attempts = c.attempts + 1, last_attempt_at = now()
-  WHERE c.id IN (
-    SELECT id FROM waitpoint_callbacks
-    WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= now()
-    ORDER BY next_attempt_at
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED)
+  WHERE c.id IN (SELECT id FROM candidates ORDER BY next_attempt_at LIMIT $1)
   RETURNING c.id, c.waitpoint_id, c.environment_id, c.url, c.event_type, c.event_at, c.attempts, c.last_attempt_at
 )
 SELECT claimed.id, claimed.waitpoint_id AS "waitpointId", claimed.environment_id AS "environmentId", claimed.url,
@@ -95,9 +115,17 @@ WHERE id = $1 AND lease_token = $2`;
 const RELEASE = `
 UPDATE waitpoint_callbacks SET next_attempt_at = now(), last_error = $3, lease_token = NULL
 WHERE id = $1 AND lease_token = $2`;
+// Rows of an environment at its cap ($1) are left out while due: the end of one of its attempts
+// looks again (on the node that made it), so waiting on them would only spin.
 const NEXT_DUE = `
-SELECT (EXTRACT(EPOCH FROM (min(next_attempt_at) - now())) * 1000)::float8 AS ms
-FROM waitpoint_callbacks WHERE next_attempt_at IS NOT NULL`;
+WITH busy AS (
+  SELECT environment_id, count(*)::int AS n FROM waitpoint_callbacks
+  WHERE lease_token IS NOT NULL AND next_attempt_at > now()
+  GROUP BY environment_id
+)
+SELECT (EXTRACT(EPOCH FROM (min(c.next_attempt_at) - now())) * 1000)::float8 AS ms
+FROM waitpoint_callbacks c LEFT JOIN busy ON busy.environment_id = c.environment_id
+WHERE c.next_attempt_at IS NOT NULL AND (c.next_attempt_at > now() OR COALESCE(busy.n, 0) < $1::int)`;
 
 /**
  * Delivers due waitpoint callbacks: the outbox worker. Every process runs one; they share the work
@@ -110,6 +138,7 @@ export class CallbackDeliverer {
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private readonly concurrency: number;
+  private readonly perEnvironment: number;
   private readonly pollMs: number;
   private readonly maxResponseBytes: number;
   private readonly leaseMs: number;
@@ -130,6 +159,7 @@ export class CallbackDeliverer {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retry = options.retry ?? { firstRetryMs: 1_000, maxRetryMs: 3_600_000, giveUpAfterMs: 86_400_000 };
     this.concurrency = options.concurrency ?? 32;
+    this.perEnvironment = options.perEnvironment ?? Math.max(1, Math.ceil(this.concurrency / 4));
     this.pollMs = options.pollMs ?? 5_000;
     this.maxResponseBytes = options.maxResponseBytes ?? 4096;
     this.leaseMs = this.timeoutMs + (options.leaseMarginMs ?? 5_000);
@@ -175,7 +205,7 @@ export class CallbackDeliverer {
         if (room <= 0) return;
         // Names this claim: only it may record the outcome of these attempts.
         const token = randomUUID();
-        const rows = await this.deps.sql.query<Claimed>(CLAIM, [room, this.leaseMs, token]);
+        const rows = await this.deps.sql.query<Claimed>(CLAIM, [room, this.leaseMs, token, this.perEnvironment]);
         for (const row of rows) this.launch(row, token);
         if (rows.length === room) this.again = true;
       } while (this.again && !this.stopped);
@@ -188,7 +218,7 @@ export class CallbackDeliverer {
 
   /** A timer for the earliest retry (or lease end) of any node, so a retry is not left to the poll. */
   private async scheduleNextDue() {
-    const [row] = await this.deps.sql.query<{ ms: number | null }>(NEXT_DUE);
+    const [row] = await this.deps.sql.query<{ ms: number | null }>(NEXT_DUE, [this.perEnvironment]);
     clearTimeout(this.nextDue);
     if (row?.ms == null || this.stopped) return;
     const wait = Math.max(0, Math.min(Number(row.ms), this.pollMs));
