@@ -125,7 +125,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   // The master key openAuthServices loaded (or made) seals the webhook secrets too.
   const callbacks = new Callbacks(config, resolvedLimits, { prisma, sql: db.sql, signals, sealer: loadMasterKey(config).masterKey, logger });
   callbacks.start();
-  const sessionWatch = new Watchers(signals, (s) => (s.kind === "session" ? s.sessionId : undefined));
+  const sessionWatch = new Watchers(signals);
   const accessGrants = new ChannelAccessGrants(prisma, store, logError("channel access revocation"));
   const lifecycle = createLifecycle({
     sql: db.sql,

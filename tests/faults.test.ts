@@ -119,10 +119,12 @@ describe("Redis restarted during waits and fan-out", () => {
       await stopRedis();
       await startRedis();
       // Both nodes reconnect to Redis on their own schedule. Wait until a signal published on A is
-      // heard on B again (republished until it is: one sent before B resubscribed is lost).
-      const probe = { kind: "append", sessionId: `probe-${id}`, io: "IN", tail: 0 } as const;
+      // heard on B again (republished until it is: one sent before B resubscribed is lost). B hears
+      // the channels it serves only: the probe is on B's subscriber's channel, at a tail (0) that
+      // moves nothing.
+      const probe = { kind: "append", sessionId: id, io: "IN", tail: 0 } as const;
       let heard = false;
-      const off = b.services.signals.subscribe((s) => s.kind === "append" && s.sessionId === probe.sessionId && (heard = true));
+      const off = b.services.signals.subscribe((s) => s.kind === "append" && s.sessionId === id && s.tail === 0 && (heard = true));
       try {
         await vi.waitFor(
           () => {

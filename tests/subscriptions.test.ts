@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribe, transports } from "./helpers/clients.js";
 import { startProcess } from "./helpers/process.js";
+import type { RedisSignals } from "../src/live/signals.js";
 import { codes, createSessionId, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const RECORDS = `subscription($id: ID!, $io: SessionIO!, $from: SeqNum) { sessionRecords(id: $id, io: $io, fromSeqNum: $from) { seqNum data } }`;
@@ -170,6 +171,52 @@ describe("subscriptions across processes", () => {
     await gql(APPEND, { id, records: [{ data: "late" }] }).then((r) => expect(codes(r)).toEqual(["SESSION_CLOSED"]));
     await Promise.all([onB.done, sseOnB.done]);
     expect([onB.completed, sseOnB.completed]).toEqual([true, true]);
+  });
+});
+
+describe("signals per topic across processes", () => {
+  let a: TestServer;
+  let b: { url: string; wsUrl: string };
+  let other: ReturnType<typeof startProcess>;
+  beforeAll(async () => {
+    const { backendEnv, redisUrl } = await import("./helpers/backends.js");
+    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() };
+    a = await startServer(env);
+    other = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"y".repeat(40)}` });
+    b = await other.ready;
+  });
+  afterAll(async () => {
+    await a?.close();
+    await other?.stop();
+  });
+
+  it("a node hears the appends of the channels it serves only", async () => {
+    const signals = a.services.signals as RedisSignals;
+    const { secretKey, gql } = await a.newEnvironment();
+    const id = await createSessionId(gql);
+    const onB = gqlClient(b.url, secretKey);
+    const before = signals.received.get("append") ?? 0;
+    for (let i = 0; i < 5; i++) await onB(APPEND, { id, records: [{ data: i }] });
+    // A revocation from B reaches every node, and after B's appends: one publisher connection, in order.
+    const revoked = new Promise<void>((resolve) => {
+      const off = signals.subscribe((s) => {
+        if (s.kind === "revoke") {
+          off();
+          resolve();
+        }
+      });
+    });
+    await onB(`mutation { revokePublicAccessTokens { revokedBefore } }`);
+    await revoked;
+    expect(signals.received.get("append") ?? 0).toBe(before);
+    // Once A serves the channel, B's appends reach it: its follower listened before it read the tail.
+    const sub = subscribe(a, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    await sub.waitFor(5);
+    await a.liveSubscribers({ sessionId: id, io: "OUT" });
+    await onB(APPEND, { id, records: [{ data: 5 }] });
+    expect(seqs(await sub.waitFor(6))).toEqual(range(0, 6));
+    expect(signals.received.get("append")).toBe(before + 1);
+    sub.stop();
   });
 });
 

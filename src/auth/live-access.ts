@@ -1,5 +1,5 @@
 import { ApiError, forbidden, notFound, unauthenticated } from "../errors/index.js";
-import { AsyncQueue, type Signal, type Signals } from "../live/index.js";
+import { AsyncQueue, topics, type Signal, type Signals } from "../live/index.js";
 import type { Session } from "../sessions/index.js";
 import type { Authentication, Credential, Principal } from "./principal.js";
 import { can, canAll } from "./scopes.js";
@@ -71,7 +71,7 @@ export class LiveAccess {
   private unsubscribe: () => void;
 
   constructor(
-    signals: Signals,
+    private signals: Signals,
     private loadSession: (id: string) => Promise<Session | null>,
     private onError: (error: unknown) => void,
   ) {
@@ -81,15 +81,19 @@ export class LiveAccess {
   /** `source`, ended with UNAUTHENTICATED, FORBIDDEN or NOT_FOUND as soon as the caller may no longer read the session. */
   guard<T>(caller: LiveCaller, source: AsyncIterator<T>, options: GuardOptions<T>): AsyncIterableIterator<T | LiveRefusal> {
     const { environmentId } = caller.principal;
+    // Renames and deletes made on other nodes: heard while the guard lives.
+    const listening = this.signals.listen(topics.session(options.sessionId));
     const guard: Guard<T> = new Guard(source, caller, options, () => {
+      listening.release();
       remove(this.byEnvironment, environmentId, guard);
       remove(this.bySession, options.sessionId, guard);
     });
     add(this.byEnvironment, environmentId, guard);
     add(this.bySession, options.sessionId, guard);
-    // The resolver's scope check came before this guard existed: a rename or a delete in between
-    // sent its signal to nobody. One read now, with the events held until it is done, closes that gap.
-    this.checking([guard], this.recheck(options.sessionId, [guard]));
+    // The resolver's scope check came before this guard existed (and before other nodes' changes
+    // were heard): a rename or a delete in between sent its signal to nobody. One read once they
+    // are heard, with the events held until it is done, closes that gap.
+    this.checking([guard], (listening.ready ?? Promise.resolve()).then(() => this.recheck(options.sessionId, [guard])));
     return guard;
   }
 

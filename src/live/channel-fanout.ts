@@ -3,7 +3,7 @@ import { ApiError, trimmedHead } from "../errors/index.js";
 import { limits } from "../limits.js";
 import { AsyncQueue } from "./async-queue.js";
 import { RECORD_ENVELOPE_BYTES, recordBytes } from "./record-encoding.js";
-import type { Signals } from "./signals.js";
+import { topics, type Listening, type Signals } from "./signals.js";
 
 export interface FanoutOptions {
   /** Records a subscriber may have waiting before it is cut off as too slow. */
@@ -64,6 +64,8 @@ class Follower {
     private batchBytes: number,
     private onError: (error: unknown) => void,
     follow: Follow | undefined,
+    /** The signal topics this follower hears while it lives (its channel's appends, its session's close). */
+    private listening: Listening[],
   ) {
     this.position = this.wanted = tail;
     if (follow) void this.follow(follow);
@@ -103,6 +105,7 @@ class Follower {
 
   stop() {
     this.stopFollowing.abort();
+    for (const topic of this.listening) topic.release();
   }
 
   /** Hands contiguous records, starting at or before `position`, to the live subscribers. */
@@ -223,7 +226,7 @@ export class ChannelFanout {
 
   constructor(
     private store: StreamStore,
-    signals: Signals,
+    private signals: Signals,
     private options: FanoutOptions,
     private onError: (error: unknown) => void,
   ) {
@@ -332,10 +335,15 @@ export class ChannelFanout {
     const id = channelKey(channel);
     let follower = this.followers.get(id);
     if (!follower) {
-      follower = this.store
-        .tail(channel)
-        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.readBytes, this.onError, this.options.follow));
-      follower.catch(() => this.followers.delete(id));
+      // The tail is read once other nodes' appends and closes are heard: nothing falls in between.
+      const listening = [this.signals.listen(topics.channel(channel)), this.signals.listen(topics.session(channel.sessionId))];
+      follower = Promise.all(listening.map((topic) => topic.ready))
+        .then(() => this.store.tail(channel))
+        .then((tail) => new Follower(this.store, channel, tail, this.options.readBatch, this.readBytes, this.onError, this.options.follow, listening));
+      follower.catch(() => {
+        this.followers.delete(id);
+        for (const topic of listening) topic.release();
+      });
       this.followers.set(id, follower);
     }
     return follower;

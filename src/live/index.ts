@@ -9,5 +9,5 @@ export { ChannelFanout } from "./channel-fanout.js";
 export { CountedCaps } from "./counted-caps.js";
 export { Outbox, bindConnection, connectionOf, credentialKey, credentialKeyOf, type Connection } from "./outbox.js";
 export { RECORD_ENVELOPE_BYTES, encodeResultData, encodedResultData, recordBytes } from "./record-encoding.js";
-export { LocalSignals, RedisSignals, sessionChanged, type Signal, type Signals } from "./signals.js";
+export { LocalSignals, RedisSignals, sessionChanged, topicOf, topics, type Listening, type Signal, type Signals } from "./signals.js";
 export { Watchers } from "./watchers.js";

@@ -19,11 +19,55 @@ const signalSchema = z.discriminatedUnion("kind", [
 export type Signal = z.infer<typeof signalSchema>;
 export type SignalHandler = (signal: Signal) => void;
 
+/**
+ * The topics signals travel on between processes: a channel's appends, a session's changes, a
+ * waitpoint's. A process hears a topic's signals from others only while it listens to it (see
+ * Signals.listen), so a node hears about the channels, sessions and waitpoints it serves, not every
+ * one of the deployment. Signals without a topic (revocations, changed keys) reach every process.
+ */
+export const topics = {
+  channel: ({ sessionId, io }: { sessionId: string; io: "OUT" | "IN" }) => `channel:${sessionId}/${io}`,
+  session: (sessionId: string) => `session:${sessionId}`,
+  waitpoint: (waitpointId: string) => `waitpoint:${waitpointId}`,
+};
+
+/** The topic a signal travels on; undefined for those every process hears. */
+export function topicOf(signal: Signal): string | undefined {
+  switch (signal.kind) {
+    case "append":
+      return topics.channel(signal);
+    case "session":
+      return topics.session(signal.sessionId);
+    case "waitpoint":
+      return topics.waitpoint(signal.waitpointId);
+    default:
+      return undefined;
+  }
+}
+
+/** A topic listened to, until released. */
+export interface Listening {
+  /**
+   * Resolves once the topic's signals from other processes are heard. One sent before then may
+   * have been missed: whoever listens looks at what it watches once more after this. Absent when
+   * nothing can have been missed (one process hears every signal).
+   */
+  ready?: Promise<void>;
+  /** Stops listening (for this holder: a topic is heard while anyone listens). Idempotent. */
+  release(): void;
+}
+
 export interface Signals {
+  /** To this process's handlers at once, and to the other processes that listen to its topic (or all, without one). */
   publish(signal: Signal): void;
+  /** Every signal this process hears: its own, those without a topic, and those of the topics it listens to. */
   subscribe(handler: SignalHandler): () => void;
+  /** Hears `topic`'s signals from other processes too, until released. */
+  listen(topic: string): Listening;
   close(): Promise<void>;
 }
+
+const heard: Listening = { release() {} };
 
 export class LocalSignals implements Signals {
   private handlers = new Set<SignalHandler>();
@@ -37,16 +81,31 @@ export class LocalSignals implements Signals {
     return () => void this.handlers.delete(handler);
   }
 
+  /** One process: every signal is heard already. */
+  listen(_topic: string): Listening {
+    return heard;
+  }
+
   async close() {
     this.handlers.clear();
   }
 }
 
+/** The Redis channel of signals without a topic; a topic's is this, ":", and the topic. */
 const CHANNEL = "sessions:signals";
+const channelOf = (topic: string | undefined) => (topic === undefined ? CHANNEL : `${CHANNEL}:${topic}`);
 
-/** Local delivery at once, and Redis pub/sub to every other process. */
+/**
+ * Local delivery at once, and Redis pub/sub to the other processes: one Redis channel per topic,
+ * subscribed while something in this process listens to it (as graphql-yoga's Redis event target
+ * subscribes per topic), so a node hears about what it serves only.
+ */
 export class RedisSignals extends LocalSignals {
   private origin = randomUUID();
+  /** Topics listened to, by how many holders, with their subscription's confirmation. */
+  private listening = new Map<string, { holders: number; ready: Promise<void> }>();
+  /** Signals received from Redis, by kind: what a node that does not listen to a topic must not see grow. */
+  readonly received = new Map<Signal["kind"], number>();
 
   private constructor(
     private publisher: Redis,
@@ -57,7 +116,10 @@ export class RedisSignals extends LocalSignals {
     subscriber.on("message", (_channel: string, text: string) => {
       try {
         const { origin, signal } = JSON.parse(text) as { origin: string; signal: unknown };
-        if (origin !== this.origin) super.publish(signalSchema.parse(signal));
+        if (origin === this.origin) return;
+        const parsed = signalSchema.parse(signal);
+        this.received.set(parsed.kind, (this.received.get(parsed.kind) ?? 0) + 1);
+        super.publish(parsed);
       } catch (error) {
         onError(error);
       }
@@ -73,7 +135,33 @@ export class RedisSignals extends LocalSignals {
 
   override publish(signal: Signal) {
     super.publish(signal);
-    this.publisher.publish(CHANNEL, JSON.stringify({ origin: this.origin, signal })).catch(this.onError);
+    this.publisher.publish(channelOf(topicOf(signal)), JSON.stringify({ origin: this.origin, signal })).catch(this.onError);
+  }
+
+  override listen(topic: string): Listening {
+    let entry = this.listening.get(topic);
+    if (entry) entry.holders++;
+    else {
+      // Subscribing cannot fail for long: ioredis queues it while reconnecting and resubscribes
+      // after. Should it fail, the topic is as unheard as it was; the holder goes on regardless.
+      const ready = this.subscriber.subscribe(channelOf(topic)).then(
+        () => {},
+        (error: unknown) => this.onError(error),
+      );
+      this.listening.set(topic, (entry = { holders: 1, ready }));
+    }
+    let released = false;
+    return {
+      ready: entry.ready,
+      release: () => {
+        if (released) return;
+        released = true;
+        const current = this.listening.get(topic);
+        if (!current || --current.holders > 0) return;
+        this.listening.delete(topic);
+        this.subscriber.unsubscribe(channelOf(topic)).catch(this.onError);
+      },
+    };
   }
 
   override async close() {

@@ -4,7 +4,7 @@ import { isUniqueViolation } from "../db/index.js";
 import { sessionClosed, trimmedHead } from "../errors/index.js";
 import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
 import type { ChannelFanout, Signals } from "../live/index.js";
-import { Watchers } from "../live/index.js";
+import { topics, Watchers } from "../live/index.js";
 import type { Session } from "../sessions/index.js";
 import { newWaitpointId, sessionStatus } from "../sessions/index.js";
 import type { PendingIndex } from "./pending-index.js";
@@ -62,7 +62,7 @@ export class WaitpointService {
     private onError: (error: unknown) => void,
     private fanout?: ChannelFanout,
   ) {
-    this.watchers = new Watchers(signals, (s) => (s.kind === "waitpoint" ? s.waitpointId : undefined));
+    this.watchers = new Watchers(signals);
   }
 
   /** Fills the index from the database, then sweeps timeouts every `sweepMs`. */
@@ -78,7 +78,7 @@ export class WaitpointService {
 
   /** A waitpoint's changes, as `first` first finds it (the caller's check of what it may see): see waitpointChanges. */
   changes(id: string, first: () => Promise<Waitpoint | null>): Promise<WaitpointChanges | null> {
-    return waitpointChanges(this.watchers, id, first, (w) => this.find(w.environmentId, w.id));
+    return waitpointChanges(this.watchers, topics.waitpoint(id), first, (w) => this.find(w.environmentId, w.id));
   }
 
   /** Waitpoints watched by subscribers in this process (for tests that check nothing is left behind). */

@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from "graphql";
 import type { z } from "zod";
 import type { Context } from "../context.js";
 import { badInput, forbidden, notFound } from "../../errors/index.js";
-import { sessionChanged } from "../../live/index.js";
+import { sessionChanged, topics } from "../../live/index.js";
 import { encodeCursor } from "../../sessions/index.js";
 import { limits } from "../../limits.js";
 import { toListQuery, type ListArgs } from "../../sessions/index.js";
@@ -105,6 +105,17 @@ export async function sessionTags(ctx: Context, args: { search?: string | null; 
   return ctx.services.sessionsRepository.tags(environmentId(ctx), args.search ?? undefined, first);
 }
 
+const time = (d: Date | null) => d?.getTime() ?? null;
+/** Nothing a sessionChanged subscriber sees differs (updatedAt alone could miss two updates in one millisecond). */
+const sameSession = (a: Session, b: Session) =>
+  time(a.updatedAt) === time(b.updatedAt) &&
+  time(a.closedAt) === time(b.closedAt) &&
+  time(a.expiresAt) === time(b.expiresAt) &&
+  a.externalId === b.externalId &&
+  a.closedReason === b.closedReason &&
+  a.tags.join("\u0000") === b.tags.join("\u0000") &&
+  JSON.stringify(a.metadata) === JSON.stringify(b.metadata);
+
 /**
  * The session now, then again after each change, read afresh each time. The watch is registered
  * before the first read, so a change in between is seen; each event is checked against the
@@ -112,15 +123,18 @@ export async function sessionTags(ctx: Context, args: { search?: string | null; 
  */
 export async function watchSession(ctx: Context, ref: string) {
   const { id, environmentId } = await requireSession(ctx, ref);
-  const ticks = ctx.services.sessionWatch.watch(id);
+  const ticks = ctx.services.sessionWatch.watch(topics.session(id));
   async function* changes() {
     try {
-      yield await requireSession(ctx, id, { fresh: true });
+      let last = await requireSession(ctx, id, { fresh: true });
+      yield last;
       for await (const _tick of ticks) {
         const current = await ctx.services.sessions.find(environmentId, id);
         // Gone: deleted. LiveAccess ends the subscription with NOT_FOUND (it re-reads on the same signal).
         if (!current) throw notFound(`session ${JSON.stringify(ref)}`);
-        yield current;
+        // A tick that changed nothing (one that only says other nodes' changes are now heard) shows nothing.
+        if (sameSession(current, last)) continue;
+        yield (last = current);
       }
     } finally {
       await ticks.return();
