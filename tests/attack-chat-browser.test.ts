@@ -40,7 +40,7 @@ describe("the /chat page under attack", () => {
 
   it("a conversation holding records that are not UI messages still shows, as text", { timeout: 180_000 }, async () => {
     const chatId = `hostile-${Date.now().toString(36)}`;
-    const page = gqlClient(server.url, await mint([`write:sessions:${chatId}`]));
+    const page = gqlClient(server.url, await mint([`input:sessions:${chatId}`]));
     expect((await page(`mutation($id: String!) { createSession(input: { type: "chat", externalId: $id }) { session { id } } }`, { id: chatId })).errors).toBeUndefined();
     const messages = [
       { id: "a", role: "user", parts: [null, 42, { type: 7 }, { type: "text", text: { toString: 0 } }] },

@@ -8,7 +8,7 @@ import { codes, gqlClient, startServer, type Gql, type GraphQLResponse, type Tes
  * credential, against what the contract's scope rules allow. One session ("the target") is named
  * by the scopes; mutations that change it get a target of their own.
  */
-type Need = "read" | "write" | "admin" | "secret" | "list" | "create";
+type Need = "read" | "input" | "write" | "admin" | "secret" | "list" | "create";
 /** What a caller got: done, nothing (null, as for something unknown), or an error code. */
 type Outcome = "ok" | "null" | string;
 
@@ -40,7 +40,9 @@ const operations: Operation[] = [
   { name: "sessions", need: "list", run: query(`{ sessions { totalCount } }`, () => ({})) },
   { name: "sessionTags", need: "list", run: query(`{ sessionTags }`, () => ({})) },
   { name: "initializeSessionChannel", need: "read", run: query(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { stream } }`, (t) => ({ id: t.name })) },
-  { name: "appendToSession", need: "write", run: query(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: 1 }]) { lastSeqNum } }`, (t) => ({ id: t.name })) },
+  { name: "appendToSession", need: "input", run: query(`mutation($id: ID!) { appendToSession(id: $id, io: IN, records: [{ data: 1 }]) { lastSeqNum } }`, (t) => ({ id: t.name })) },
+  // `out` is the agent's: a chat page's input scope must not forge its replies there.
+  { name: "appendToSession OUT", need: "write", run: query(`mutation($id: ID!) { appendToSession(id: $id, io: OUT, records: [{ data: 1 }]) { lastSeqNum } }`, (t) => ({ id: t.name })) },
   { name: "createSessionWaitpoint", need: "write", run: query(`mutation($id: ID!) { createSessionWaitpoint(input: { session: $id }) { isCached } }`, (t) => ({ id: t.name })) },
   { name: "createSession", need: "create", run: query(`mutation($e: String!) { createSession(input: { type: "chat", externalId: $e }) { isCached } }`, (t) => ({ e: t.name })) },
   { name: "updateSession", need: "admin", run: query(`mutation($id: ID!) { updateSession(id: $id, input: { tags: ["t"] }) { id } }`, (t) => ({ id: t.name })) },
@@ -124,7 +126,7 @@ describe("auth matrix", () => {
   /** What a session-scoped token gets for `op`, given the actions it holds on the target. */
   const scoped = (actions: Need[]) => (op: Operation): Outcome => {
     if (op.need === "secret" || op.need === "list") return "FORBIDDEN";
-    if (op.need === "create") return actions.includes("write") ? "ok" : "FORBIDDEN";
+    if (op.need === "create") return actions.includes("input") ? "ok" : "FORBIDDEN";
     if (actions.includes(op.need)) return "ok";
     // Readable but not writable: forbidden. Unreadable: exactly as if it did not exist.
     if (actions.includes("read")) return "FORBIDDEN";
@@ -134,8 +136,9 @@ describe("auth matrix", () => {
   const credentials: Credential[] = [
     { name: "no token", make: async () => undefined, expect: unauthenticated },
     { name: "read", make: (t) => mint(env.gql, [`read:sessions:${t}`]), expect: scoped(["read"]) },
-    { name: "write", make: (t) => mint(env.gql, [`write:sessions:${t}`]), expect: scoped(["read", "write"]) },
-    { name: "admin", make: (t) => mint(env.gql, [`admin:sessions:${t}`]), expect: scoped(["read", "write", "admin"]) },
+    { name: "input", make: (t) => mint(env.gql, [`input:sessions:${t}`]), expect: scoped(["read", "input"]) },
+    { name: "write", make: (t) => mint(env.gql, [`write:sessions:${t}`]), expect: scoped(["read", "input", "write"]) },
+    { name: "admin", make: (t) => mint(env.gql, [`admin:sessions:${t}`]), expect: scoped(["read", "input", "write", "admin"]) },
     { name: "other session", make: () => mint(env.gql, ["admin:sessions:someone-else"]), expect: scoped([]) },
     {
       name: "other environment",

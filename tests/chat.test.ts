@@ -280,7 +280,7 @@ describe.each(["sse", "ws"] as const)("chat over %s", (transport) => {
     // What a page does: a token scoped to its chat, kept until it expires, then a new one.
     const token = async () => {
       if (!current || Date.parse(current.expiresAt) <= Date.now()) {
-        const r = await gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s, expiresIn: "2s") { token expiresAt } }`, { s: [`write:sessions:${chatId}`] });
+        const r = await gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s, expiresIn: "2s") { token expiresAt } }`, { s: [`input:sessions:${chatId}`] });
         current = r.data!.createPublicAccessToken;
         issued.push(current!.token);
       }

@@ -12,6 +12,6 @@ export { DEFAULT_ENVIRONMENT, EnvironmentExistsError, UnknownEnvironmentError, c
 export { LiveAccess, admitted } from "./live-access.js";
 export { loadMasterKey } from "./master-key.js";
 export { Authenticator, type Authentication, type Principal } from "./principal.js";
-export { can, canAll, canNamed, scopeSchema, type Action } from "./scopes.js";
+export { appendAction, can, canAll, canNamed, scopeSchema, type Action } from "./scopes.js";
 export { randomToken, rotateSecretKey } from "./secret-keys.js";
 export { SigningKeys } from "./signing-keys.js";

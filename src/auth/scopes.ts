@@ -1,12 +1,17 @@
 import { z } from "zod";
 import { nameProblem } from "../sessions/index.js";
 
-export type Action = "read" | "write" | "admin";
+/**
+ * What a scope allows on a session. `input` is what a chat page needs: read the session, append to
+ * its `in` channel (and create it by the name the scope gives); never `out`, which is the agent's,
+ * so a page cannot forge the agent's replies.
+ */
+export type Action = "read" | "input" | "write" | "admin";
 
 /**
  * What a principal may do. Pure data, so the rules below can be tested without a server.
- * `admin` implies write, and write implies read: a client that may write to a session must be
- * able to see what it wrote.
+ * `admin` implies write, write implies input, and input implies read: a client that may write to
+ * a session must be able to see what it wrote.
  */
 export interface Grants {
   /** Actions allowed on every session of the environment. */
@@ -17,18 +22,23 @@ export interface Grants {
   secretKey: boolean;
 }
 
-const scopePattern = /^(read|write|admin):sessions(?::(.{1,256}))?$|^(read|write):all$|^admin$/s;
+const scopePattern = /^(read|input|write|admin):sessions(?::(.{1,256}))?$|^(read|write):all$|^admin$/s;
 /** A scope names a session exactly as stored: the same canonical-name rule as externalId. */
 export const scopeSchema = z
   .string()
-  .regex(scopePattern, { message: "scopes are read|write|admin:sessions[:<id>], read:all, write:all or admin" })
+  .regex(scopePattern, { message: "scopes are read|input|write|admin:sessions[:<id>], read:all, write:all or admin" })
   .superRefine((scope, ctx) => {
     const name = scopePattern.exec(scope)?.[2];
     const problem = name === undefined ? undefined : nameProblem(name);
     if (problem) ctx.addIssue({ code: "custom", message: `the session named in scope ${JSON.stringify(scope)} ${problem}` });
   });
 
-const implied: Record<Action, Action[]> = { read: ["read"], write: ["write", "read"], admin: ["admin", "write", "read"] };
+const implied: Record<Action, Action[]> = {
+  read: ["read"],
+  input: ["input", "read"],
+  write: ["write", "input", "read"],
+  admin: ["admin", "write", "input", "read"],
+};
 
 export function grantsFromScopes(scopes: readonly string[]): Grants {
   const all = new Set<Action>();
@@ -52,7 +62,7 @@ export function grantsFromScopes(scopes: readonly string[]): Grants {
 }
 
 export const secretKeyGrants: Grants = {
-  all: new Set<Action>(["read", "write", "admin"]),
+  all: new Set<Action>(["read", "input", "write", "admin"]),
   sessions: new Map(),
   secretKey: true,
 };
@@ -70,3 +80,6 @@ export const canAll = (grants: Grants, action: Action) => grants.all.has(action)
 
 /** Whether `action` is allowed on whatever session holds `name` (friendly id or externalId), decided by the name alone. */
 export const canNamed = (grants: Grants, action: Action, name: string) => canAll(grants, action) || Boolean(grants.sessions.get(name)?.has(action));
+
+/** What appending to a channel needs: `in` is the clients' (input), `out` the agent's (write). */
+export const appendAction = (io: "IN" | "OUT"): Action => (io === "IN" ? "input" : "write");

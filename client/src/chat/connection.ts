@@ -5,7 +5,7 @@ export interface ChatConnectionOptions {
   /** Base address of the service, e.g. http://127.0.0.1:4000. */
   url: string;
   /**
-   * A secret key or public access token (a page needs `write:sessions:<chatId>`), or a function
+   * A secret key or public access token (a page needs `input:sessions:<chatId>`), or a function
    * asked for one at every (re)connect and again when the service answers UNAUTHENTICATED (an
    * expired token), so a short-lived token can be replaced without losing the reply in flight.
    */

@@ -1,4 +1,4 @@
-import { audit, can, canNamed } from "../../auth/index.js";
+import { appendAction, audit, can, canNamed } from "../../auth/index.js";
 import type { Context } from "../context.js";
 import { badInput, recordsTrimmed } from "../../errors/index.js";
 import { limits } from "../../limits.js";
@@ -42,7 +42,7 @@ export async function appendToSession(
   // is the one the scope covers. Otherwise the scope check cleared one particular session, the one
   // the request's cache holds under this name: the append goes to that one, by its friendly id,
   // never to a session that has taken the name since (a rename or a delete in between).
-  const ref = canNamed(principal(ctx).grants, "write", args.id) ? args.id : (await requireSession(ctx, args.id)).id;
+  const ref = canNamed(principal(ctx).grants, appendAction(args.io), args.id) ? args.id : (await requireSession(ctx, args.id)).id;
   return ctx.services.writer.append(
     { environmentId: environmentId(ctx), ref },
     args.io,
@@ -61,7 +61,7 @@ export async function initializeSessionChannel(ctx: Context, ref: string, io: Se
   const caller = principal(ctx);
   const { grants, credential } = caller;
   // Recorded, so that a close, a rename or a revocation revokes it at the store (ChannelAccessGrants).
-  const ops = can(grants, "write", session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
+  const ops = can(grants, appendAction(io), session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
   const ends = [Date.now() + limits.channelAccessTtlMs];
   if (credential.kind === "token") ends.push(credential.expiresAt);
   if (ops === "write" && session.expiresAt) ends.push(session.expiresAt.getTime());

@@ -29,8 +29,11 @@ export interface SchemaTypes {
     readAll: boolean;
     writeAll: boolean;
     session: SessionAccess;
-    /** Write access to a session that may not exist yet, by the name a scope gives it. */
-    writeNamed: string;
+    /**
+     * Creating a session that may not exist yet, by the name a scope gives it: input (or more)
+     * over that name, so the page of a chat may start its conversation.
+     */
+    createNamed: string;
     /**
      * Giving a session a new externalId (or none: null) needs admin over it under its new name,
      * so a name-scoped token can neither take over a name it does not hold nor shed its own
@@ -72,7 +75,7 @@ export const builder = new SchemaBuilder<SchemaTypes>({
         secretKey: Boolean(grants?.secretKey),
         readAll: Boolean(grants && canAll(grants, "read")),
         writeAll: Boolean(grants && canAll(grants, "write")),
-        writeNamed: (name) => Boolean(grants && canNamed(grants, "write", name)),
+        createNamed: (name) => Boolean(grants && canNamed(grants, "input", name)),
         rename: async ({ session, externalId }) => {
           if (!grants) return false;
           if (externalId !== null) return canNamed(grants, "admin", externalId);

@@ -1,4 +1,4 @@
-import { admitted } from "../../auth/index.js";
+import { admitted, appendAction } from "../../auth/index.js";
 import type { SessionIO, StoredRecord } from "../../channels/index.js";
 import type { Session } from "../../sessions/index.js";
 import { sharedResults } from "../plugins/shared-results.js";
@@ -86,7 +86,7 @@ builder.mutationFields((t) => ({
       matchSeqNum: t.arg({ type: "SeqNum" }),
       idempotencyKey: t.arg.string(),
     },
-    authScopes: (_root, args) => ({ session: { action: "write", session: args.id } }),
+    authScopes: (_root, args) => ({ session: { action: appendAction(args.io), session: args.id } }),
     resolve: (_root, args, ctx) => resolvers.appendToSession(ctx, args),
   }),
   initializeSessionChannel: t.field({

@@ -141,7 +141,7 @@ builder.mutationFields((t) => ({
     type: CreateSessionPayload,
     args: { input: t.arg({ type: CreateSessionInput, required: true }) },
     // A token scoped to one externalId may create that session: how a chat UI starts a conversation.
-    authScopes: (_root, args) => (args.input.externalId ? { writeNamed: args.input.externalId } : { writeAll: true }),
+    authScopes: (_root, args) => (args.input.externalId ? { createNamed: args.input.externalId } : { writeAll: true }),
     resolve: (_root, args, ctx) => resolvers.createSession(ctx, args.input),
   }),
   updateSession: t.field({

@@ -12,7 +12,8 @@ const PublicAccessToken = builder.simpleObject("PublicAccessToken", {
 builder.mutationField("createPublicAccessToken", (t) =>
   t.field({
     type: PublicAccessToken,
-    description: "Needs a secret key. Scopes: read|write|admin:sessions[:<id>], read:all, write:all, admin.",
+    description:
+      "Needs a secret key. Scopes: read|input|write|admin:sessions[:<id>], read:all, write:all, admin. input: read, and append to the session's in channel only (a chat page).",
     args: t.validate({ scopes: t.arg.stringList({ required: true }), expiresIn: t.arg.string({ defaultValue: "15m" }) }, resolvers.tokenRequestSchema),
     authScopes: { secretKey: true },
     resolve: (_root, args, ctx) => resolvers.createPublicAccessToken(ctx, args),
