@@ -20,6 +20,12 @@ export interface NewWaitpoint {
   afterSeqNum?: number;
   timeoutMs: number;
   idempotencyKey?: string;
+  /**
+   * Whose idempotency keys `idempotencyKey` is among: an agent's (secret key) and a page's (public
+   * token) never meet, so a page cannot take the key an agent is about to use (and get its
+   * waitpoint, callback and all, or make it wait on one without a callback).
+   */
+  keyOwner: "secret" | "token";
   tags: string[];
   /** Where to POST the completion or timeout, already checked by the callbacks' URL policy. */
   callbackUrl?: string;
@@ -90,8 +96,10 @@ export class WaitpointService {
     if (sessionStatus(session) !== "ACTIVE") throw sessionClosed(session.id);
     const channel: ChannelKey = { sessionId: session.id, io: input.io };
     const where = { sessionId: session.id, io: input.io };
-    if (input.idempotencyKey) {
-      const earlier = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey }, include: withCallback });
+    // Stored with its owner's prefix (migration 20261229000000_waitpoint_key_owners): one column, one unique index.
+    const idempotencyKey = input.idempotencyKey ? `${input.keyOwner}:${input.idempotencyKey}` : undefined;
+    if (idempotencyKey) {
+      const earlier = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey }, include: withCallback });
       if (earlier) return { waitpoint: earlier, isCached: true };
     }
     const afterSeqNum = input.afterSeqNum ?? (await this.store.tail(channel));
@@ -104,7 +112,7 @@ export class WaitpointService {
           environmentId: session.environmentId,
           ...where,
           afterSeqNum: BigInt(afterSeqNum),
-          idempotencyKey: input.idempotencyKey ?? null,
+          idempotencyKey: idempotencyKey ?? null,
           tags: input.tags,
           timeoutAt: new Date(Date.now() + input.timeoutMs),
           ...(input.callbackUrl && { callback: { create: { id: newCallbackId(), environmentId: session.environmentId, url: input.callbackUrl } } }),
@@ -112,8 +120,8 @@ export class WaitpointService {
         include: withCallback,
       });
     } catch (error) {
-      if (!input.idempotencyKey || !isUniqueViolation(error)) throw error;
-      const winner = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey: input.idempotencyKey }, include: withCallback });
+      if (!idempotencyKey || !isUniqueViolation(error)) throw error;
+      const winner = await this.prisma.waitpoint.findFirst({ where: { ...where, idempotencyKey }, include: withCallback });
       if (!winner) throw error;
       return { waitpoint: winner, isCached: true };
     }

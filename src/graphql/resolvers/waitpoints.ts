@@ -6,7 +6,7 @@ import { durationSchema, tagsSchema } from "../../sessions/index.js";
 import type { Waitpoint } from "../../waitpoints/index.js";
 import { assertPendingWaitpointRoom } from "../../waitpoints/index.js";
 import type { Context } from "../context.js";
-import { environmentId, liveCaller } from "./common.js";
+import { environmentId, liveCaller, principal } from "./common.js";
 import { readableSession, requireSession } from "./sessions.js";
 
 const MAX_TIMEOUT_MS = limits.waitpointTimeoutMs;
@@ -32,6 +32,7 @@ export async function createSessionWaitpoint(ctx: Context, parsed: z.output<type
     afterSeqNum: parsed.afterSeqNum ?? undefined,
     timeoutMs: parsed.timeout ?? 3_600_000,
     idempotencyKey: parsed.idempotencyKey ?? undefined,
+    keyOwner: principal(ctx).credential.kind === "token" ? "token" : "secret",
     tags: parsed.tags ?? [],
     callbackUrl,
   });

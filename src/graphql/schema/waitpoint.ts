@@ -58,7 +58,10 @@ builder.node(WaitpointRef, {
     callback: t.field({
       type: WaitpointCallbackRef,
       nullable: true,
-      description: "The HTTP callback that announces completion or timeout, when one was asked for.",
+      description: "The HTTP callback that announces completion or timeout, when one was asked for. Secret keys only: null for public access tokens.",
+      // The agent's: its URL may carry a secret of the receiver's, and pages have no callbacks.
+      authScopes: { secretKey: true },
+      unauthorizedResolver: () => null,
       resolve: (w) => w.callback ?? null,
     }),
   }),
