@@ -172,6 +172,14 @@ describe("the agent hands the model only user messages from in", () => {
     expect(agent.calls.at(-1)!.conversation).toEqual(["user: first", "assistant: You said: first", "user: second"]);
   });
 
+  it("a user message the AI SDK refuses fails its own turn only, not every later one", { timeout: 120_000 }, async () => {
+    const { agent, say, answered } = await served("invalid-message");
+    // A text part without its text: a chat.message by shape, not a valid UI message.
+    expect(await answered(await say({ id: "bad", role: "user", parts: [{ type: "text" }] }))).toMatchObject({ reason: "error" });
+    expect(await answered(await say({ id: "u1", role: "user", parts: [{ type: "text", text: "hello" }] }))).toMatchObject({ reason: "finished" });
+    expect(agent.calls.at(-1)!.conversation).toEqual(["user: hello"]);
+  });
+
   it("a user message's file part does not make the agent fetch its URL", { timeout: 120_000 }, async () => {
     // The URL a hostile page names: here a receiver on loopback, standing for the cloud metadata
     // service or any address inside the agent's network.

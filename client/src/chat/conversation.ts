@@ -1,4 +1,4 @@
-import { readUIMessageStream, type UIMessage, type UIMessageChunk } from "ai";
+import { readUIMessageStream, safeValidateUIMessages, type UIMessage, type UIMessageChunk } from "ai";
 import type { SessionsClient } from "../sessions-client.js";
 import { readChannel, type StoredRecord } from "./channels.js";
 import { isChatChunksRecord, isChatMessageRecord, isChatStopRecord, isChatTurnEndRecord, isChatTurnStartRecord, type ChatTurnEndReason } from "./records.js";
@@ -22,6 +22,8 @@ export class ChatConversation<M extends UIMessage = UIMessage> {
   private users = new Map<number, M>();
   private replies = new Map<number, Reply<M>>();
   private stops = new Set<number>();
+  /** Whether each user message is a valid UI message, checked once (see messages()). */
+  private validity = new Map<number, Promise<boolean>>();
 
   /** `from`: where to start reading each channel (its headSeqNum: anything older was trimmed). */
   constructor(
@@ -91,6 +93,9 @@ export class ChatConversation<M extends UIMessage = UIMessage> {
     const out: M[] = [];
     for (const [seqNum, user] of this.users) {
       if (opts.through !== undefined && seqNum > opts.through) break;
+      // A message the AI SDK refuses was answered with an error once; kept in the history, it
+      // would fail every later turn of the chat too. The one being answered is checked by its turn.
+      if (seqNum !== opts.through && !(await this.valid(seqNum, user))) continue;
       out.push(user);
       if (seqNum === opts.through) break;
       const reply = this.replies.get(seqNum);
@@ -99,6 +104,12 @@ export class ChatConversation<M extends UIMessage = UIMessage> {
       if (reply.built.parts.length > 0) out.push(reply.built);
     }
     return out;
+  }
+
+  private valid(seqNum: number, user: M): Promise<boolean> {
+    let valid = this.validity.get(seqNum);
+    if (!valid) this.validity.set(seqNum, (valid = safeValidateUIMessages<M>({ messages: [user] }).then((r) => r.success)));
+    return valid;
   }
 }
 
