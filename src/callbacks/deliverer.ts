@@ -5,8 +5,8 @@ import type { Signals } from "../live/index.js";
 import { nextRetry, type RetryPolicy } from "./backoff.js";
 import { callbackBody } from "./events.js";
 import { describeError, formatMs, post, type PostOutcome } from "./post.js";
-import { signedHeaders } from "./signing.js";
 import type { WebhookSecrets } from "./signing.js";
+import { signedHeaders } from "./signing.js";
 import { CallbackUrlRefused, type ResolvedAddress, type UrlPolicy } from "./url-policy.js";
 
 export interface DelivererOptions {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import type { PrismaClient } from "../generated/prisma/client.js";
 import { randomToken } from "../auth/index.js";
+import type { PrismaClient } from "../generated/prisma/client.js";
 
 /**
  * The Standard Webhooks headers of one attempt: `webhook-id` (the event's, the same on every

@@ -14,7 +14,7 @@ import { SessionDeleter, type SessionDeleterOptions } from "./session-deleter.js
 export { ChannelTrimmer } from "./channel-trimmer.js";
 export type { LifecycleCause, LifecycleMetrics } from "./lifecycle-metrics.js";
 export { pendingPurges, recordRetention, sessionRetention } from "./retention-tasks.js";
-export { type DeleteCondition, SessionDeleter, type SessionDeleterOptions } from "./session-deleter.js";
+export { SessionDeleter, type DeleteCondition, type SessionDeleterOptions } from "./session-deleter.js";
 
 export interface LifecycleOptions extends Omit<SessionDeleterOptions, "store"> {
   store: Pick<StreamStore, "trim" | "seqNumAt" | "deleteChannels" | "revokeAccess">;

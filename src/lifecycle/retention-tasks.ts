@@ -1,7 +1,6 @@
-import type { SessionIO } from "../channels/index.js";
+import type { SessionIO, StreamStore } from "../channels/index.js";
 import type { SweepTask } from "../housekeeping/index.js";
 import type { ChannelTrimmer } from "./channel-trimmer.js";
-import type { StreamStore } from "../channels/index.js";
 import type { SessionDeleter } from "./session-deleter.js";
 
 /**

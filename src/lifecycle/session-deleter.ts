@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
+import type { StreamStore } from "../channels/index.js";
 import type { Sql } from "../db/index.js";
 import type { Signals } from "../live/index.js";
-import type { StreamStore } from "../channels/index.js";
 import { type LifecycleCause, type LifecycleMetrics, noMetrics } from "./lifecycle-metrics.js";
 
 export interface SessionDeleterOptions {

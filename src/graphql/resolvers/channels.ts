@@ -1,10 +1,10 @@
 import { appendAction, audit, can, canNamed } from "../../auth/index.js";
-import type { Context } from "../context.js";
+import type { ChannelKey, SessionIO } from "../../channels/index.js";
 import { badInput, recordsTrimmed } from "../../errors/index.js";
 import { limits } from "../../limits.js";
 import { sessionStatus } from "../../sessions/index.js";
+import type { Context } from "../context.js";
 import { environmentId, liveCaller, principal } from "./common.js";
-import type { ChannelKey, SessionIO } from "../../channels/index.js";
 import { requireSession } from "./sessions.js";
 
 /** Fails with RECORDS_TRIMMED from below the head: the store decides it with the read itself, so a trim racing the read cannot make it skip. */

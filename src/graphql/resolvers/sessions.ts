@@ -1,15 +1,12 @@
 import type { GraphQLResolveInfo } from "graphql";
 import type { z } from "zod";
-import type { Context } from "../context.js";
+import { audit, can } from "../../auth/index.js";
 import { badInput, forbidden, notFound } from "../../errors/index.js";
-import { sessionChanged, topics } from "../../live/index.js";
-import { encodeCursor } from "../../sessions/index.js";
 import { limits } from "../../limits.js";
-import { toListQuery, type ListArgs } from "../../sessions/index.js";
-import type { Session } from "../../sessions/index.js";
-import type { createSessionInputSchema, updateSessionInputSchema } from "../../sessions/index.js";
-import { audit } from "../../auth/index.js";
-import { can } from "../../auth/index.js";
+import { sessionChanged, topics } from "../../live/index.js";
+import type { createSessionInputSchema, Session, updateSessionInputSchema } from "../../sessions/index.js";
+import { encodeCursor, toListQuery, type ListArgs } from "../../sessions/index.js";
+import type { Context } from "../context.js";
 import { environmentId, liveCaller, principal } from "./common.js";
 import { selects } from "./selection.js";
 
