@@ -41,6 +41,30 @@ describe.each(transports)("subscriptions over %s", (transport) => {
     sub.stop();
   });
 
+  it("subscribers that resumed at different positions, by id and by name, each get every record once, in order, and the same records", async () => {
+    const name = `spread-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const id = (await gql(`mutation($n: String!) { createSession(input: { type: "t", externalId: $n }) { session { id } } }`, { n: name })).data!
+      .createSession.session.id as string;
+    await append(id, ...range(0, 8));
+    const joins = [
+      { ref: id, from: 0 },
+      { ref: name, from: 3 },
+      { ref: id, from: 6 },
+      { ref: name, from: 8 },
+    ];
+    const subs = joins.map(({ ref, from }) => subscribe(server, transport, key, RECORDS, { id: ref, io: "OUT", from }));
+    // Live once each has replayed its own backlog; from then on the shared live path serves them all.
+    await Promise.all(subs.map((sub, i) => (8 - joins[i]!.from > 0 ? sub.waitFor(8 - joins[i]!.from) : undefined)));
+    await server.liveSubscribers({ sessionId: id, io: "OUT" }, joins.length);
+    for (let i = 8; i < 20; i++) await append(id, { n: i });
+    const got = await Promise.all(subs.map((sub, i) => sub.waitFor(20 - joins[i]!.from)));
+    got.forEach((records, i) => expect(seqs(records)).toEqual(range(joins[i]!.from, 20)));
+    // The live records are the same for all, whoever named the session how.
+    const live = got.map((records) => records.filter((r: { seqNum: number }) => r.seqNum >= 8));
+    for (const records of live) expect(records).toEqual(live[0]);
+    subs.forEach((sub) => sub.stop());
+  });
+
   it("delivers live records exactly as a later read returns them", async () => {
     const id = await newSession();
     const FULL = `subscription($id: ID!) { sessionRecords(id: $id, io: OUT) { seqNum timestamp data } }`;

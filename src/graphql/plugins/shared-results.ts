@@ -1,4 +1,4 @@
-import { createSourceEventStream, execute, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from "graphql";
+import { createSourceEventStream, execute, getOperationAST, visit, type DocumentNode, type ExecutionArgs, type ExecutionResult, type SelectionSetNode } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { StoredRecord } from "../../channels/index.js";
 import { encodeResultData } from "../../live/index.js";
@@ -16,7 +16,8 @@ export const sharedResults = { sharedResults: true } as const;
 /**
  * A channel's subscribers all receive the same record object from its follower (ChannelFanout).
  * For root fields marked with `sharedResults`, the per-event execution then runs once per record,
- * document and variables, and each further subscriber asking the same gets that result: with a
+ * document and the variables of the root field's selection, and each further subscriber asking the
+ * same gets that result: with a
  * thousand subscribers, one execution instead of a thousand. Auth is checked when each one
  * subscribes; a marked field must not resolve anything that depends on who is asking.
  * Each shared result's `data` is also encoded once (encodeResultData, splicing in the record's own
@@ -46,14 +47,31 @@ export function sharedSubscriptionResults(onDelivered: () => void): Plugin {
       const root = operation?.selectionSet.selections[0];
       if (operation?.selectionSet.selections.length !== 1 || root?.kind !== "Field") return;
       if (!args.schema.getSubscriptionType()?.getFields()[root.name.value]?.extensions.sharedResults) return;
+      const used = root.selectionSet ? variablesIn(root.selectionSet) : [];
       setSubscribeFn(async (args) => {
         const source = await createSourceEventStream(args);
         if (!(Symbol.asyncIterator in source)) return source;
-        const key = `${args.operationName ?? ""}\n${JSON.stringify(args.variableValues ?? {})}`;
+        // Only what the event's execution reads: the variables inside the root field's selection.
+        // The root field's own arguments (which session, from which seqNum, by id or by name) chose
+        // the events, not what each one resolves to, so subscribers that resumed from different
+        // positions or named the session differently share one execution per record once live.
+        const values = args.variableValues ?? {};
+        const key = `${args.operationName ?? ""}\n${JSON.stringify(used ? used.map((name) => values[name]) : values)}`;
         return mapEvents(source[Symbol.asyncIterator](), (payload) => executeShared(args, key, payload));
       });
     },
   };
+}
+
+/**
+ * The variables a selection set refers to; undefined when it spreads a named fragment, whose own
+ * uses are elsewhere in the document (then every variable counts).
+ */
+function variablesIn(selectionSet: SelectionSetNode): string[] | undefined {
+  const names = new Set<string>();
+  let spreads = false;
+  visit(selectionSet, { Variable: (node) => void names.add(node.name.value), FragmentSpread: () => void (spreads = true) });
+  return spreads ? undefined : [...names].sort();
 }
 
 const isPromiseLike = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
