@@ -8,8 +8,13 @@ import { SessionRecordsDocument, type SessionIo, type SessionRecordsSubscription
 export type Token = string | (() => string | Promise<string>);
 
 export interface SessionsClientOptions {
-  /** Base address of the service, e.g. http://127.0.0.1:4000. */
-  url: string;
+  /**
+   * Base address of the service, e.g. http://127.0.0.1:4000; or several nodes of one deployment.
+   * With several, everything goes to the first until a connection to it fails: then to the next
+   * (a request only when the node refused the connection, so nothing was sent; follow() after any
+   * failure it recovers from), round and round.
+   */
+  url: string | readonly string[];
   /**
    * A secret key or public access token, or a function asked for a fresh one at every (re)connect.
    * With a function, an UNAUTHENTICATED answer (an expired token) is retried with the token it
@@ -96,7 +101,33 @@ export class SessionsClient {
   /** Sockets left to their running operations after their credential expired; disposed by close(). */
   private retired = new Set<WsClient>();
 
-  constructor(private options: SessionsClientOptions) {}
+  private readonly urls: readonly string[];
+  /** Which of `urls` connections go to now. */
+  private at = 0;
+
+  constructor(private options: SessionsClientOptions) {
+    this.urls = typeof options.url === "string" ? [options.url] : options.url;
+    if (this.urls.length === 0) throw new Error("SessionsClient needs at least one url");
+  }
+
+  /** The node connections go to now. */
+  get url(): string {
+    return this.urls[this.at]!;
+  }
+
+  /**
+   * Moves on to the next node, if there is another: new requests and subscriptions go there. Open
+   * subscriptions on the old transports end as they end (their node is typically gone).
+   */
+  private failover(from = this.at) {
+    // Another caller moved on already (several follows failing at once on one node): once is enough.
+    if (this.urls.length < 2 || from !== this.at) return;
+    this.at = (this.at + 1) % this.urls.length;
+    this.sse?.dispose();
+    this.sse = undefined;
+    if (this.ws) this.retired.add(this.ws);
+    this.ws = undefined;
+  }
 
   /** Whether an UNAUTHENTICATED answer may be retried: only a function can give another token. */
   get renewsToken() {
@@ -109,10 +140,16 @@ export class SessionsClient {
   }
 
   async request<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0, refused = 0; ; attempt++) {
+      const node = this.at;
       try {
         return await this.requestOnce(document, variables);
       } catch (error) {
+        // A node that refused the connection never saw the request: the next one may take it.
+        if (connectionRefused(error) && ++refused < this.urls.length) {
+          this.failover(node);
+          continue;
+        }
         // An expired token: the function is asked again (bearer) and the request retried.
         if (!(error instanceof SessionsError && error.code === "UNAUTHENTICATED" && this.renewsToken && attempt < RENEWALS_IN_A_ROW - 1)) throw error;
       }
@@ -120,7 +157,7 @@ export class SessionsClient {
   }
 
   private async requestOnce<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
-    const res = await fetch(`${this.options.url}/graphql`, {
+    const res = await fetch(`${this.url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: await this.bearer() },
       body: JSON.stringify({ query: print(document), variables }),
@@ -138,13 +175,13 @@ export class SessionsClient {
     const results =
       this.options.transport === "ws"
         ? (ws = this.ws ??= createWsClient({
-            url: `${this.options.url.replace(/^http/, "ws")}/graphql`,
+            url: `${this.url.replace(/^http/, "ws")}/graphql`,
             webSocketImpl: this.options.webSocketImpl,
             connectionParams: async () => ({ authorization: await this.bearer() }),
             retryAttempts: 0,
           })).iterate<R>(payload)
         : (this.sse ??= createSseClient({
-            url: `${this.options.url}/graphql/stream`,
+            url: `${this.url}/graphql/stream`,
             headers: async () => ({ authorization: await this.bearer() }),
             retryAttempts: 0,
           })).iterate<R>(payload);
@@ -187,6 +224,7 @@ export class SessionsClient {
     let failures = 0;
     let renewals = 0;
     while (!opts.signal?.aborted) {
+      const node = this.at;
       try {
         for await (const { sessionRecords } of this.subscribe(SessionRecordsDocument, { id, io, fromSeqNum: next }, opts.signal)) {
           if (next !== undefined && sessionRecords.seqNum < next) continue;
@@ -208,6 +246,8 @@ export class SessionsClient {
         if (FINAL_CODES.includes(code) && !renew) throw error;
         if (opts.signal?.aborted) return;
         opts.onReconnect?.(error);
+        // The node may be gone: with several, the next one is asked (back-off still applies).
+        this.failover(node);
         // A renewal retries at once the first time (the token function decides what is fresh).
         if (!(renew && renewals === 1)) await sleep(Math.min(5_000, 200 * 2 ** failures++), opts.signal);
       }
@@ -219,6 +259,12 @@ export class SessionsClient {
     await Promise.all([this.ws, ...this.retired].map((ws) => ws?.dispose()));
     this.retired.clear();
   }
+}
+
+/** fetch's failure when nothing listens at the address (the node is down): the request was never sent. */
+function connectionRefused(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string; errors?: { code?: string }[] } } | null)?.cause;
+  return cause?.code === "ECONNREFUSED" || Boolean(cause?.errors?.some((e) => e.code === "ECONNREFUSED"));
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
