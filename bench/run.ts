@@ -1,5 +1,5 @@
-// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, capacity,
-// throughput, resume, lag, lists, chat, callbacks
+// `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, fanout,
+// capacity, throughput, resume, lag, lists, chat, callbacks
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { idleSubscribers } from "./capacity.js";
@@ -23,9 +23,26 @@ const fmt = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 if (run("delivery")) {
   const rows = await deliveryLatency({ subscriberCounts: [1, 100, 1000], appends: (n) => (n === 1 ? 300 : n === 100 ? 100 : 50) });
   results.delivery = rows;
-  console.log("\nAppend → delivery latency, local store on PostgreSQL; peer: @durable-streams/server (file-backed) with its client");
+  console.log("\nAppend → delivery latency, local store on PostgreSQL; peers: the Durable Streams Caddy server (Go, file store) when it can run, and @durable-streams/server (Node, file-backed), each with its client; ratios against Caddy when it ran");
   console.log("targets: p50 ≤ 2 ms / p99 ≤ 10 ms with 1 subscriber and no worse than the peer; p50 ≤ 10 ms with 1,000");
   console.table(rows.map((r) => ({ ...r, p50Ms: fmt(r.p50Ms as number), p99Ms: fmt(r.p99Ms as number), "p50 vs peer": `${(r["p50 vs peer"] as number).toFixed(2)}×` })));
+}
+
+if (run("fanout")) {
+  const { fanoutLatency } = await import("./fanout.js");
+  const fanout = await fanoutLatency({ subscribers: 1000, appends: 50 });
+  results.fanout = fanout;
+  console.log("\nFan-out to 1,000 subscribers of one channel that joined at spread positions (half by externalId), local store on PostgreSQL");
+  console.log(`goal: ${fanout.goal}`);
+  console.table(
+    fanout.rows.map((r) => ({
+      ...r,
+      p50Ms: fmt(r.p50Ms as number),
+      p99Ms: fmt(r.p99Ms as number),
+      "vs same": r["vs same"] === null ? "" : `${(r["vs same"] as number).toFixed(2)}×`,
+      "vs floor": `${(r["vs floor"] as number).toFixed(2)}×`,
+    })),
+  );
 }
 
 if (run("capacity")) {

@@ -10,7 +10,20 @@ import { clientInput, clientResult } from "../load-process.js";
 import { summarize } from "../stats.js";
 
 export type DeliveryTarget =
-  | { system: "sessions"; transport: "ws" | "sse"; url: string; wsUrl: string; key: string; id: string }
+  | {
+      system: "sessions";
+      transport: "ws" | "sse";
+      url: string;
+      wsUrl: string;
+      key: string;
+      id: string;
+      /**
+       * Spread joins (the fanout bench): subscriber k starts at seqNum k % backlog of a channel that
+       * holds `backlog` records already, and every other one names the session by `name` instead of
+       * its id. Default: all from 0 by id.
+       */
+      spread?: { name: string; backlog: number };
+    }
   | { system: "durable-streams"; url: string }
   | { system: "ws-relay"; url: string };
 
@@ -21,7 +34,7 @@ interface Target {
 }
 
 // From 0 on a fresh channel: a subscriber that is slow to connect replays instead of missing records.
-const SUBSCRIBE = `subscription($id: ID!) { sessionRecords(id: $id, io: OUT, fromSeqNum: 0) { seqNum data } }`;
+const SUBSCRIBE = `subscription($id: ID!, $from: SeqNum) { sessionRecords(id: $id, io: OUT, fromSeqNum: $from) { seqNum data } }`;
 const APPEND = `mutation($id: ID!, $d: JSON!) { appendToSession(id: $id, io: OUT, records: [{ data: $d }]) { lastSeqNum } }`;
 
 function sessionsTarget(t: Extract<DeliveryTarget, { system: "sessions" }>): Target {
@@ -30,14 +43,20 @@ function sessionsTarget(t: Extract<DeliveryTarget, { system: "sessions" }>): Tar
     async subscribe(n, onRecord) {
       const stops: (() => void)[] = [];
       for (let k = 0; k < n; k++) {
-        const sink = { next: (r: { data?: { sessionRecords: { data: number } } | null }) => r.data && onRecord(r.data.sessionRecords.data), error: () => {}, complete: () => {} };
+        // Backlog records (the spread case) are no appended index: only numbers are timed.
+        const sink = {
+          next: (r: { data?: { sessionRecords: { data: unknown } } | null }) => typeof r.data?.sessionRecords.data === "number" && onRecord(r.data.sessionRecords.data),
+          error: () => {},
+          complete: () => {},
+        };
+        const variables = t.spread ? { id: k % 2 ? t.spread.name : t.id, from: k % t.spread.backlog } : { id: t.id, from: 0 };
         if (t.transport === "ws") {
           const c = createWsClient({ url: t.wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${t.key}` }, lazy: false });
-          const off = c.subscribe({ query: SUBSCRIBE, variables: { id: t.id } }, sink as never);
+          const off = c.subscribe({ query: SUBSCRIBE, variables }, sink as never);
           stops.push(() => (off(), void c.dispose()));
         } else {
           const c = createSseClient({ url: `${t.url}/graphql/stream`, headers: { authorization: `Bearer ${t.key}` } });
-          const off = c.subscribe({ query: SUBSCRIBE, variables: { id: t.id } }, sink as never);
+          const off = c.subscribe({ query: SUBSCRIBE, variables }, sink as never);
           stops.push(() => (off(), c.dispose()));
         }
       }
