@@ -27,7 +27,8 @@ export async function startCaddyPeer(): Promise<CaddyPeer | { unavailable: strin
   try {
     const { stdout } = await promisify(execFile)("bash", [script, String(port), "file"], {
       cwd: fileURLToPath(new URL("..", import.meta.url)),
-      env: { ...process.env, ...(built && { NO_BUILD: "1" }) },
+      // The script asks for DS_MIRROR even when it only starts the binary built before.
+      env: { ...process.env, ...(built && { NO_BUILD: "1", DS_MIRROR: process.env.DS_MIRROR ?? "(not needed: built)" }) },
       timeout: 15 * 60_000,
     });
     const [url, pidLine] = stdout.trim().split("\n");
@@ -35,6 +36,7 @@ export async function startCaddyPeer(): Promise<CaddyPeer | { unavailable: strin
     if (!url?.startsWith("http://127.0.0.1:") || !pid) return { unavailable: `unexpected output: ${stdout.slice(0, 200)}` };
     return { url, stop: () => process.kill(pid, "SIGTERM") };
   } catch (error) {
-    return { unavailable: `the script failed: ${(error as Error).message.split("\n")[0]}` };
+    const { stderr } = error as { stderr?: string };
+    return { unavailable: `the script failed: ${(stderr || (error as Error).message).trim().split("\n").at(-1)}` };
   }
 }

@@ -9,6 +9,11 @@ export interface LiveCaller {
   principal: Principal;
   /** Authenticates the caller's credential again, e.g. after its environment's keys changed. */
   reauthenticate(): Promise<Authentication>;
+  /**
+   * LiveAccess.mark() as the request's rights were checked (at its context's creation): a change of
+   * the session heard since makes the guard check again as it starts. Default: always check.
+   */
+  since?: number;
 }
 
 export interface GuardOptions<T> {
@@ -52,6 +57,9 @@ export function admitted<T>(event: T | LiveRefusal): T {
 const expired = (credential: Credential) =>
   unauthenticated(credential.kind === "token" ? "access token expired" : "secret key expired: it was rotated");
 
+/** Sessions whose last change LiveAccess remembers, for guards that open while it happens. */
+const CHANGES_KEPT = 10_000;
+
 /** setTimeout's longest delay; tokens may live longer (up to 30 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -69,6 +77,11 @@ export class LiveAccess {
    */
   private bySession = new Map<string, Set<Cuttable>>();
   private unsubscribe: () => void;
+  /** Session signals heard so far, and the number of the last one of each session (the latest CHANGES_KEPT sessions). */
+  private heard = 0;
+  private changes = new Map<string, number>();
+  /** Changes numbered up to this one were dropped from `changes`: a mark before it must assume a change. */
+  private forgotten = 0;
 
   constructor(
     private signals: Signals,
@@ -90,11 +103,32 @@ export class LiveAccess {
     });
     add(this.byEnvironment, environmentId, guard);
     add(this.bySession, options.sessionId, guard);
-    // The resolver's scope check came before this guard existed (and before other nodes' changes
-    // were heard): a rename or a delete in between sent its signal to nobody. One read once they
-    // are heard, with the events held until it is done, closes that gap.
-    this.checking([guard], (listening.ready ?? Promise.resolve()).then(() => this.recheck(options.sessionId, [guard])));
+    // The request's scope check came before this guard existed: a rename or a delete in between
+    // reached no guard. One read, with the events held until it is done, closes that gap: once
+    // other nodes' changes are heard (a new topic), or at once when this node heard a change of the
+    // session since the check. Otherwise nothing can have changed, and a subscription opens without
+    // a read of its own.
+    const { since } = caller;
+    if (listening.ready) this.checking([guard], listening.ready.then(() => this.recheck(options.sessionId, [guard])));
+    else if (since === undefined || since < this.forgotten || (this.changes.get(options.sessionId) ?? 0) > since) {
+      this.checking([guard], this.recheck(options.sessionId, [guard]));
+    }
     return guard;
+  }
+
+  /** Where the changes heard so far end: what a request notes as its rights are checked (LiveCaller.since). */
+  mark(): number {
+    return this.heard;
+  }
+
+  private noteChange(sessionId: string) {
+    this.changes.delete(sessionId);
+    this.changes.set(sessionId, ++this.heard);
+    if (this.changes.size > CHANGES_KEPT) {
+      const [oldest, n] = this.changes.entries().next().value as [string, number];
+      this.changes.delete(oldest);
+      this.forgotten = n;
+    }
   }
 
   private onSignal(signal: Signal) {
@@ -110,6 +144,7 @@ export class LiveAccess {
       const check = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.reauthenticate(guards));
       this.checking(guards, check);
     } else if (signal.kind === "session") {
+      this.noteChange(signal.sessionId);
       const guards = [...(this.bySession.get(signal.sessionId) ?? [])];
       if (guards.length === 0) return;
       // Only access by name can end with a rename while events flow, so only those guards hold

@@ -10,11 +10,14 @@ export interface Context {
   loadSession(ref: string): Promise<Session | null>;
   /** Authenticates the request's credential afresh: live subscriptions ask again when keys change. */
   reauthenticate(): Promise<Authentication>;
+  /** services.live.mark() before anything of the request was checked (see LiveCaller.since). */
+  liveSince: number;
 }
 
 /** The context of one request or subscription, authenticated from its Authorization value. */
 export async function createContext(services: Services, authorization: string | undefined, requestId: string): Promise<Context> {
   const reauthenticate = () => services.authenticator.authenticate(authorization);
+  const liveSince = services.live.mark();
   const auth = await reauthenticate();
   const cache = new Map<string, Promise<Session | null>>();
   return {
@@ -22,6 +25,7 @@ export async function createContext(services: Services, authorization: string | 
     services,
     requestId,
     reauthenticate,
+    liveSince,
     loadSession(ref) {
       if (!auth.principal) return Promise.resolve(null);
       const environmentId = auth.principal.environmentId;

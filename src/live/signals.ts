@@ -103,7 +103,7 @@ const channelOf = (topic: string | undefined) => (topic === undefined ? CHANNEL 
 export class RedisSignals extends LocalSignals {
   private origin = randomUUID();
   /** Topics listened to, by how many holders, with their subscription's confirmation. */
-  private listening = new Map<string, { holders: number; ready: Promise<void> }>();
+  private listening = new Map<string, { holders: number; ready: Promise<void>; confirmed: boolean }>();
   /** Signals received from Redis, by kind: what a node that does not listen to a topic must not see grow. */
   readonly received = new Map<Signal["kind"], number>();
 
@@ -144,15 +144,17 @@ export class RedisSignals extends LocalSignals {
     else {
       // Subscribing cannot fail for long: ioredis queues it while reconnecting and resubscribes
       // after. Should it fail, the topic is as unheard as it was; the holder goes on regardless.
-      const ready = this.subscriber.subscribe(channelOf(topic)).then(
-        () => {},
+      const created = { holders: 1, ready: Promise.resolve(), confirmed: false };
+      created.ready = this.subscriber.subscribe(channelOf(topic)).then(
+        () => void (created.confirmed = true),
         (error: unknown) => this.onError(error),
       );
-      this.listening.set(topic, (entry = { holders: 1, ready }));
+      this.listening.set(topic, (entry = created));
     }
     let released = false;
     return {
-      ready: entry.ready,
+      // Heard already (another holder's subscription is confirmed): nothing can have been missed.
+      ...(!entry.confirmed && { ready: entry.ready }),
       release: () => {
         if (released) return;
         released = true;

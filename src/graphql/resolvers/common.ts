@@ -11,4 +11,4 @@ export function principal(ctx: Context): Principal {
 export const environmentId = (ctx: Context): string => principal(ctx).environmentId;
 
 /** What a live subscription needs to re-check its caller's rights as it goes (see LiveAccess). */
-export const liveCaller = (ctx: Context) => ({ principal: principal(ctx), reauthenticate: ctx.reauthenticate });
+export const liveCaller = (ctx: Context) => ({ principal: principal(ctx), reauthenticate: ctx.reauthenticate, since: ctx.liveSince });
