@@ -52,6 +52,34 @@ const allowedHostsSchema = z
     return hosts;
   });
 
+/**
+ * S2 cloud's endpoints: the defaults of the S2 SDK (@s2-dev/streamstore: hosts `a.s2.dev` and
+ * `{basin}.b.s2.dev`, path `/v1`), which tests/s2-service.test.ts holds these to.
+ */
+export const S2_CLOUD_ENDPOINTS = { account: "https://a.s2.dev/v1", basin: "https://{basin}.b.s2.dev/v1" } as const;
+
+/**
+ * An S2 endpoint: an http(s) URL without query or fragment, as the SDK takes it (without a path it
+ * gets `/v1`). Only a basin endpoint may hold `{basin}` (in its host or path), which the SDK
+ * replaces with the basin's name.
+ */
+const s2EndpointSchema = (basinEndpoint: boolean) =>
+  z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      if (!basinEndpoint && value.includes("{basin}")) {
+        ctx.addIssue({ code: "custom", message: "{basin} belongs in S2_BASIN_ENDPOINT only" });
+        return;
+      }
+      const probe = value.replaceAll("{basin}", "basin");
+      const url = URL.canParse(probe) ? new URL(probe) : undefined;
+      if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not an http(s) URL without query or fragment` });
+      }
+    })
+    .optional();
+
 /** RETENTION_SWEEP_INTERVAL: a duration (src/duration.ts) from 1s to 1d. */
 const sweepIntervalSchema = z.string().transform((text, ctx): number => {
   const ms = parseDuration(text);
@@ -76,7 +104,12 @@ const configSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{6,46}[a-z0-9]$/, "an S2 basin name is 8-48 of [a-z0-9-], not starting or ending with -")
       .optional(),
-    S2_ENDPOINT: optionalUrl,
+    /** S2's API for both the account and the basin (s2-lite, the tests' double); the two below take precedence. */
+    S2_ENDPOINT: s2EndpointSchema(false),
+    /** Where S2 access tokens are issued and revoked; default S2 cloud's (S2_CLOUD_ENDPOINTS). */
+    S2_ACCOUNT_ENDPOINT: s2EndpointSchema(false),
+    /** Where the basin's streams are, `{basin}` standing for its name; default S2 cloud's (S2_CLOUD_ENDPOINTS). Also what clients of direct channel access are told. */
+    S2_BASIN_ENDPOINT: s2EndpointSchema(true),
     SESSIONS_SECRET_KEY: z
       .string()
       .regex(/^sk_[A-Za-z0-9_-]{32,}$/, "must be sk_ followed by 32 or more letters, digits, _ or -")
@@ -122,6 +155,8 @@ const configSchema = z
 
 export type Config = z.infer<typeof configSchema> & {
   replicationEnabled: boolean;
+  /** S2's endpoints: S2_ACCOUNT_ENDPOINT / S2_BASIN_ENDPOINT, else S2_ENDPOINT, else S2 cloud's. */
+  s2Endpoints: { account: string; basin: string };
   /** Time between sweeps: RETENTION_SWEEP_INTERVAL, else HOUSEKEEPING_INTERVAL_MS, else 60 s. */
   sweepIntervalMs: number;
 };
@@ -141,5 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ? c.REPLICATION_ENABLED === "1"
     : Boolean(c.DATABASE_URL && c.CLICKHOUSE_URL);
   const sweepIntervalMs = c.RETENTION_SWEEP_INTERVAL ?? c.HOUSEKEEPING_INTERVAL_MS ?? 60_000;
-  return { ...c, replicationEnabled, sweepIntervalMs };
+  const s2Endpoints = {
+    account: c.S2_ACCOUNT_ENDPOINT ?? c.S2_ENDPOINT ?? S2_CLOUD_ENDPOINTS.account,
+    basin: c.S2_BASIN_ENDPOINT ?? c.S2_ENDPOINT ?? S2_CLOUD_ENDPOINTS.basin,
+  };
+  return { ...c, replicationEnabled, sweepIntervalMs, s2Endpoints };
 }

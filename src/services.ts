@@ -5,7 +5,7 @@ import type { Authenticator, SigningKeys } from "./auth/index.js";
 import { LiveAccess, loadMasterKey, openAuthServices, type AuthServices } from "./auth/index.js";
 import { Callbacks } from "./callbacks/index.js";
 import type { StreamStore } from "./channels/index.js";
-import { ChannelAccessGrants, ChannelWriter, DatabaseAppendGuard, LocalStreamStore, S2StreamStore, storageCaps, type Follow } from "./channels/index.js";
+import { ChannelAccessGrants, ChannelWriter, checkS2Basin, DatabaseAppendGuard, LocalStreamStore, S2StreamStore, storageCaps, type Follow } from "./channels/index.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/index.js";
 import { migrateClickHouse, openClickHouse, openDatabase } from "./db/index.js";
@@ -66,6 +66,8 @@ export interface Services {
 }
 
 export async function createServices(config: Config, logger: Logger): Promise<Services> {
+  // A wrong basin stops the start here, in one line, before anything is opened.
+  if (config.S2_ACCESS_TOKEN && config.S2_BASIN) await checkS2Basin({ accessToken: config.S2_ACCESS_TOKEN, basin: config.S2_BASIN, endpoints: config.s2Endpoints });
   const db = await openDatabase(config);
   const prisma = db.prisma;
   const logError = (what: string) => (error: unknown) => logger.error({ err: error }, what);
@@ -89,7 +91,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       ? new S2StreamStore({
           accessToken: config.S2_ACCESS_TOKEN,
           basin: config.S2_BASIN,
-          endpoint: config.S2_ENDPOINT,
+          endpoints: config.s2Endpoints,
           sql: db.sql,
           guard: new DatabaseAppendGuard(prisma, { caps }),
         })

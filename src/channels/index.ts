@@ -8,7 +8,7 @@ export { DatabaseAppendGuard } from "./append-guard.js";
 export { ChannelAccessGrants } from "./channel-access-grants.js";
 export { ChannelWriter } from "./channel-writer.js";
 export { LocalStreamStore } from "./local-stream-store.js";
-export { S2StreamStore } from "./s2-stream-store.js";
+export { checkS2Basin, S2StreamStore } from "./s2-stream-store.js";
 export { storageCaps } from "./storage-caps.js";
 export { channelKey, channelsOf, parseChannelKey } from "./stream-store.js";
 export type { AppendAck, ChannelKey, Follow, SessionIO, StoredRecord, StreamStore, TrimResult } from "./stream-store.js";

@@ -1,7 +1,18 @@
-import { AppendInput, AppendRecord, meteredBytes, RangeNotSatisfiableError, S2, S2Error, SeqNumMismatchError, type ReadRecord, type S2Basin } from "@s2-dev/streamstore";
+import {
+  AppendInput,
+  AppendRecord,
+  meteredBytes,
+  RangeNotSatisfiableError,
+  S2,
+  S2Endpoints,
+  S2Error,
+  SeqNumMismatchError,
+  type ReadRecord,
+  type S2Basin,
+} from "@s2-dev/streamstore";
 import { randomUUID } from "node:crypto";
 import type { Sql } from "../db/index.js";
-import { recordsTrimmed, seqNumMismatch } from "../errors/index.js";
+import { ApiError, recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import type { AppendGuard, RecordSink } from "./append-guard.js";
 import { ChannelHeads } from "./channel-heads.js";
 import {
@@ -21,13 +32,33 @@ import {
 export interface S2Options {
   accessToken: string;
   basin: string;
-  /** Base address of the S2 API; unset: S2's cloud endpoints. */
-  endpoint?: string;
+  /** S2's account and basin endpoints (config.s2Endpoints); unset: S2 cloud's, the SDK's defaults. */
+  endpoints?: S2EndpointSettings;
   /** The service's database, where channel heads are kept (see ChannelHeads). */
   sql: Sql;
   /** What decides whether an append may go ahead: the service's DatabaseAppendGuard (S2 knows nothing of sessions). */
   guard: AppendGuard;
 }
+
+export interface S2EndpointSettings {
+  /** Where access tokens are issued and revoked. */
+  account: string;
+  /** Where streams live; may hold `{basin}`, replaced by the basin's name. */
+  basin: string;
+}
+
+/** S2 cloud's endpoints, as the SDK resolves them when given none. */
+const cloud = new S2Endpoints();
+const cloudEndpoints: S2EndpointSettings = { account: cloud.accountBaseUrl(), basin: cloud.basinBaseUrl("{basin}") };
+
+/**
+ * The SDK's endpoint settings: only those that differ from its defaults. (Given a basin endpoint,
+ * the SDK also names the basin in an `s2-basin` header, which S2 cloud's per-basin hosts do not need.)
+ */
+const sdkEndpoints = (e: S2EndpointSettings) => ({
+  ...(e.account !== cloudEndpoints.account && { account: e.account }),
+  ...(e.basin !== cloudEndpoints.basin && { basin: e.basin }),
+});
 
 /**
  * S2's command records (a trim, a fence) carry one header with an empty name; they hold no record
@@ -38,12 +69,61 @@ const isCommand = (r: ReadRecord) => r.headers.length === 1 && r.headers[0]![0] 
 /** The most one unary read returns, in metered bytes; also S2's largest record, so it always holds the next one. */
 const S2_READ_MAX_BYTES = 1024 * 1024;
 
-const isNotFound = (e: unknown) => e instanceof S2Error && (e.status === 404 || e.code === "stream_not_found");
+/** S2's most metered bytes per append: 8 per record besides its body (and its headers: none here). */
+const S2_APPEND_MAX_BYTES = 1024 * 1024;
 
 /**
- * Channels as S2 streams `sessions/{sessionId}/{out|in}`, created on first append. Records are
- * JSON text bodies. Appends retry only when S2 cannot have applied them (`noSideEffects`), so a
- * lost response never duplicates a record.
+ * A stream not made yet: an empty channel. Only `stream_not_found`: any other 404 (a wrong basin's
+ * `basin_not_found`) is a fault to report, never a channel to show as empty.
+ */
+const isNotFound = (e: unknown) => e instanceof S2Error && e.code === "stream_not_found";
+
+/**
+ * A record body as a value: its JSON, or, for a body that is not JSON (written straight to S2 by a
+ * client holding a write token), its text. Readers and followers never fail on a record.
+ */
+export function decodeBody(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return body;
+  }
+}
+
+const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
+
+/** Refuses, before S2 is asked, an append S2 would: over 1 MiB metered (8 bytes a record besides its JSON). */
+function checkMetered(json: readonly string[]) {
+  let metered = 0;
+  for (const body of json) metered += 8 + Buffer.byteLength(body);
+  if (metered > S2_APPEND_MAX_BYTES) {
+    throw tooLarge(`the append is ${metered} bytes as S2 meters it (8 bytes a record besides its JSON); an append is at most 1 MiB so metered`);
+  }
+}
+
+/** Checks the basin exists and the token reaches it, so a wrong S2_BASIN stops the service at start-up rather than showing empty channels. */
+export async function checkS2Basin(options: Pick<S2Options, "accessToken" | "basin" | "endpoints">): Promise<void> {
+  const endpoints = options.endpoints ?? cloudEndpoints;
+  const s2 = new S2({ accessToken: options.accessToken, endpoints: sdkEndpoints(endpoints) });
+  // A stream that is never made: check-tail is an operation the service needs anyway, and S2
+  // answers stream_not_found only once the basin was found.
+  const probe = s2.basin(options.basin).stream("sessions/.start-up-check", { forceTransport: "fetch" });
+  try {
+    await probe.checkTail();
+  } catch (error) {
+    if (isNotFound(error)) return;
+    const where = endpoints.basin;
+    if (error instanceof S2Error && error.code === "basin_not_found") throw new Error(`S2_BASIN "${options.basin}": no such basin at ${where} (basin_not_found)`);
+    const why = error instanceof S2Error ? `${error.status} ${error.code ?? ""} ${error.message}`.replace(/\s+/g, " ").trim() : String(error);
+    throw new Error(`S2_BASIN "${options.basin}" at ${where} could not be checked: ${why}`);
+  }
+}
+
+/**
+ * Channels as S2 streams `sessions/{sessionId}/{out|in}`, created on first append or when direct
+ * access is granted. Records are JSON text bodies (a body that is not JSON, written straight to S2,
+ * reads as its text: decodeBody). Appends retry only when S2 cannot have applied them
+ * (`noSideEffects`), so a lost response never duplicates a record.
  */
 export class S2StreamStore implements StreamStore {
   readonly backend = "s2";
@@ -52,11 +132,14 @@ export class S2StreamStore implements StreamStore {
   private heads: ChannelHeads;
   private sink: RecordSink = { put: (channel, records, matchSeqNum) => this.put(channel, records, matchSeqNum), tail: (channel) => this.tail(channel) };
 
+  private endpoints: S2EndpointSettings;
+
   constructor(private options: S2Options) {
+    this.endpoints = options.endpoints ?? cloudEndpoints;
     this.heads = new ChannelHeads(options.sql);
     this.s2 = new S2({
       accessToken: options.accessToken,
-      ...(options.endpoint && { endpoints: { account: options.endpoint, basin: options.endpoint } }),
+      endpoints: sdkEndpoints(this.endpoints),
       retry: { appendRetryPolicy: "noSideEffects" },
     });
     this.basin = this.s2.basin(options.basin);
@@ -68,15 +151,24 @@ export class S2StreamStore implements StreamStore {
   }
 
   append(request: AppendRequest): Promise<AppendOutcome> {
+    // Before the guard's transaction: nothing is locked for an append S2 would refuse.
+    checkMetered(request.records.json);
     return this.options.guard.run(request, this.sink);
   }
 
   /** The records as one S2 append; S2 checks matchSeqNum. */
   private async put(channel: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
-    const input = AppendInput.create(
-      records.json.map((body) => AppendRecord.string({ body })),
-      matchSeqNum === undefined ? undefined : { matchSeqNum },
-    );
+    let input;
+    try {
+      input = AppendInput.create(
+        records.json.map((body) => AppendRecord.string({ body })),
+        matchSeqNum === undefined ? undefined : { matchSeqNum },
+      );
+    } catch (error) {
+      // The SDK's own checks (records, metered bytes), should they ever be stricter than ours.
+      if (error instanceof S2Error && error.origin === "sdk") throw tooLarge(`S2 refuses the append: ${error.message}`);
+      throw error;
+    }
     const attempt = () => this.stream(channel).append(input);
     try {
       let ack;
@@ -94,6 +186,7 @@ export class S2StreamStore implements StreamStore {
     }
   }
 
+  /** Makes the channel's stream unless it is there (409: made already, by an append or an earlier grant). */
   private async createStream(channel: ChannelKey) {
     try {
       await this.basin.streams.create({ stream: streamName(channel) });
@@ -129,7 +222,7 @@ export class S2StreamStore implements StreamStore {
         if (batch.records.length === 0) break;
         for (const r of batch.records) {
           if (records.length === limit) break;
-          if (!isCommand(r)) records.push({ seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown });
+          if (!isCommand(r)) records.push({ seqNum: r.seqNum, timestamp: r.timestamp, data: decodeBody(r.body) });
           room -= meteredBytes(r);
         }
         next = batch.records.at(-1)!.seqNum + 1;
@@ -148,7 +241,7 @@ export class S2StreamStore implements StreamStore {
       const session = await this.stream(channel).readSession({ start: { from: { seqNum: fromSeqNum }, clamp: true } }, { signal });
       for await (const r of session) {
         // clamp starts a read past the tail at the tail: records before fromSeqNum were not asked for.
-        if (r.seqNum >= fromSeqNum && !isCommand(r)) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: JSON.parse(r.body) as unknown };
+        if (r.seqNum >= fromSeqNum && !isCommand(r)) yield { seqNum: r.seqNum, timestamp: r.timestamp, data: decodeBody(r.body) };
       }
     } catch (error) {
       // The SDK fails the read with "Request cancelled" on abort; an abort is how a follow ends.
@@ -217,9 +310,14 @@ export class S2StreamStore implements StreamStore {
     await this.heads.forget(sessionId);
   }
 
-  /** A token for this one stream, with the operations the caller's scope allows. */
+  /**
+   * A token for this one stream, with the operations the caller's scope allows. The stream is made
+   * first: the token cannot create it, and a client's first direct write (or read) of a channel
+   * nobody wrote yet would otherwise find no stream.
+   */
   async access(channel: ChannelKey, ops: "read" | "write", expiresAt: Date): Promise<ChannelAccess> {
     const stream = streamName(channel);
+    await this.createStream(channel);
     const grantId = `session-channel-${randomUUID()}`;
     const { accessToken } = await this.s2.accessTokens.issue({
       id: grantId,
@@ -234,7 +332,7 @@ export class S2StreamStore implements StreamStore {
       backend: this.backend,
       stream,
       basin: this.options.basin,
-      endpoint: this.options.endpoint ?? "https://{basin}.b.s2.dev/v1",
+      endpoint: this.endpoints.basin,
       accessToken,
       expiresAt,
       grantId,

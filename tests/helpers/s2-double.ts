@@ -15,7 +15,10 @@ const MiB = 1024 * 1024;
  * seqNum mismatch, 416 past the tail without clamp. A trim command record (one header with an
  * empty name and value "trim", the body a big-endian u64 seqNum) takes a seqNum like any record
  * and removes the records below its seqNum at once (S2 does so eventually); reads start at the
- * first record left.
+ * first record left. Basins other than those it was given answer 404 `basin_not_found`, streams not
+ * there 404 `stream_not_found`, as S2 does. Requests may name the basin by the `s2-basin` header or
+ * by a path `/basins/{basin}/v1/...`, and account requests may come under `/account/v1/...`: one
+ * double then stands in for S2's separate account and basin endpoints, and logs which was used.
  */
 interface Rec {
   seq_num: number;
@@ -25,8 +28,9 @@ interface Rec {
 }
 
 /** S2's metered size of a record: its body and headers, 2 bytes per header and 8 per record. */
-const metered = (r: Rec) =>
-  8 + Buffer.byteLength(r.body) + r.headers.reduce((n, [k, v]) => n + 2 + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+const metered = (r: Rec) => meteredBytes(Buffer.byteLength(r.body), r.headers);
+const meteredBytes = (body: number, headers: [string, string][]) =>
+  8 + body + headers.reduce((n, [k, v]) => n + 2 + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 
 /** A unary read as the double answered it. */
 export interface ReadLog {
@@ -49,7 +53,13 @@ export interface IssuedToken {
 /** A stream: its records by seqNum (trimmed ones dropped), and where the records left begin. */
 type Stream = Rec[] & { trimmedBefore?: number };
 
-export async function startS2Double(accessToken: string) {
+export interface S2DoubleOptions {
+  /** The basins that exist; default `test-basin`, the one `env` names. */
+  basins?: string[];
+}
+
+export async function startS2Double(accessToken: string, options: S2DoubleOptions = {}) {
+  const basins = new Set(options.basins ?? ["test-basin"]);
   const streams = new Map<string, Stream>();
   const waiters = new Map<string, Set<() => void>>();
   const issued: IssuedToken[] = [];
@@ -93,8 +103,9 @@ export async function startS2Double(accessToken: string) {
     // An issued token counts until it is revoked or expires, as on S2.
     const live = (t: IssuedToken) => !t.revoked && (!t.expires_at || Date.parse(t.expires_at) > Date.now());
     if (auth !== accessToken && !issued.some((t) => t.token === auth && live(t))) return json(res, 401, { code: "unauthorized", message: "bad token" });
-    const basin = String(req.headers["s2-basin"] ?? "default");
-    const path = url.pathname.replace(/^\/v1/, "");
+    const inPath = /^\/basins\/([^/]+)(\/v1\/.*)$/.exec(url.pathname);
+    const basin = inPath ? decodeURIComponent(inPath[1]!) : String(req.headers["s2-basin"] ?? "default");
+    const path = (inPath ? inPath[2]! : url.pathname.replace(/^\/account(?=\/v1\/)/, "")).replace(/^\/v1/, "");
     try {
       if (req.method === "POST" && path === "/access-tokens") {
         const b = await body(req);
@@ -109,6 +120,7 @@ export async function startS2Double(accessToken: string) {
         found.revoked = true;
         return json(res, 200, {});
       }
+      if (!basins.has(basin)) return json(res, 404, { code: "basin_not_found", message: `no basin ${basin}` });
       if (req.method === "POST" && path === "/streams") {
         const b = await body(req);
         const k = key(basin, b.stream);
@@ -146,7 +158,8 @@ export async function startS2Double(accessToken: string) {
           const j = (await body(req)) as { records: { body?: string; headers?: [string, string][] }[]; match_seq_num?: number | null };
           b = { records: j.records.map((r) => ({ bytes: Buffer.from(r.body ?? "", "utf8"), headers: r.headers ?? [] })), match_seq_num: j.match_seq_num };
         }
-        const size = b.records.reduce((n, r) => n + r.bytes.length + 8, 0);
+        // S2 meters headers too: 2 bytes per header besides its name and value.
+        const size = b.records.reduce((n, r) => n + meteredBytes(r.bytes.length, r.headers), 0);
         if (b.records.length === 0 || b.records.length > 1000 || size > 1024 * 1024) {
           return json(res, 422, { code: "invalid", message: "batch limits" });
         }

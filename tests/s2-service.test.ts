@@ -1,0 +1,180 @@
+import { AppendInput, AppendRecord, S2, S2Endpoints } from "@s2-dev/streamstore";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseAppendGuard } from "../src/channels/append-guard.js";
+import { S2StreamStore } from "../src/channels/s2-stream-store.js";
+import { loadConfig } from "../src/config.js";
+import { backendEnv } from "./helpers/backends.js";
+import { subscribe } from "./helpers/clients.js";
+import { startS2Double } from "./helpers/s2-double.js";
+import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+
+/**
+ * The service on S2 (through the double) where a real deployment differs from the happy path
+ * (issue #18): direct writes to fresh channels, S2's metering, bodies that are not JSON, a wrong
+ * basin, separate account and basin endpoints.
+ */
+
+const APPEND = `mutation($id: ID!, $io: SessionIO!, $records: [AppendRecordInput!]!) {
+  appendToSession(id: $id, io: $io, records: $records) { firstSeqNum lastSeqNum tailSeqNum } }`;
+const READ = `query($id: ID!) { session(id: $id) { out { tailSeqNum records(limit: 100) { seqNum data } } in { tailSeqNum records(limit: 100) { seqNum data } } } }`;
+const INIT = `mutation($id: ID!, $io: SessionIO!) { initializeSessionChannel(id: $id, io: $io) { stream basin endpoint accessToken } }`;
+const RECORDS = `subscription($id: ID!, $io: SessionIO!, $from: SeqNum) { sessionRecords(id: $id, io: $io, fromSeqNum: $from) { seqNum data } }`;
+const records = (...data: unknown[]) => data.map((d) => ({ data: d }));
+
+type Double = Awaited<ReturnType<typeof startS2Double>>;
+
+/** A client of S2 holding the stream token initializeSessionChannel handed out: its writes pass the service by. */
+async function directStream(gql: Gql, id: string, io: "OUT" | "IN") {
+  const r = await gql(INIT, { id, io });
+  expect(r.errors).toBeUndefined();
+  const access = r.data!.initializeSessionChannel;
+  const s2 = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint } });
+  return s2.basin(access.basin).stream(access.stream, { forceTransport: "fetch" });
+}
+
+describe("S2 store: direct writes, metering, tolerant reads", () => {
+  let server: TestServer;
+  let gql: Gql;
+  let secretKey: string;
+  let double: Double;
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
+    ({ gql, secretKey } = await server.newEnvironment());
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  it("takes a client's first direct write to a new session's in channel", async () => {
+    const id = await createSessionId(gql);
+    const stream = await directStream(gql, id, "IN");
+    const ack = await stream.append(AppendInput.create([AppendRecord.string({ body: JSON.stringify({ text: "hello" }) })]));
+    expect(ack.start.seqNum).toBe(0);
+    expect((await gql(READ, { id })).data!.session.in).toEqual({ tailSeqNum: 1, records: [{ seqNum: 0, data: { text: "hello" } }] });
+    // Asking again (another client, a refresh) finds the stream there: nothing is lost or refused.
+    const again = await directStream(gql, id, "IN");
+    expect((await again.append(AppendInput.create([AppendRecord.string({ body: "2" })]))).start.seqNum).toBe(1);
+  });
+
+  it("refuses appends over S2's metered 1 MiB (8 bytes a record besides its body) with PAYLOAD_TOO_LARGE, storing nothing", async () => {
+    const id = await createSessionId(gql);
+    // 1000 records of 1042 bytes of JSON: 1,042,000 bytes of JSON, 1,050,000 metered.
+    const many = Array.from({ length: 1000 }, () => "x".repeat(1040));
+    const refused = await gql(APPEND, { id, io: "OUT", records: records(...many) });
+    expect(codes(refused)).toEqual(["PAYLOAD_TOO_LARGE"]);
+    expect(refused.errors![0]!.message).toMatch(/1050000 bytes/);
+    // One record of exactly 1 MiB of JSON: 8 bytes over once metered.
+    const one = await gql(APPEND, { id, io: "OUT", records: records("y".repeat(1024 * 1024 - 2)) });
+    expect(codes(one)).toEqual(["PAYLOAD_TOO_LARGE"]);
+    expect(double.streams.get(`test-basin/sessions/${id}/out`) ?? []).toHaveLength(0);
+    // Exactly 1 MiB metered is taken.
+    const fits = await gql(APPEND, { id, io: "OUT", records: records("z".repeat(1024 * 1024 - 8 - 2)) });
+    expect(fits.errors).toBeUndefined();
+    expect(fits.data!.appendToSession).toEqual({ firstSeqNum: 0, lastSeqNum: 0, tailSeqNum: 1 });
+  });
+
+  it("delivers a direct write that is not JSON, or a bytes record, as its text, and keeps the channel readable and its subscribers alive", async () => {
+    const id = await createSessionId(gql);
+    await gql(APPEND, { id, io: "OUT", records: records({ n: 1 }) });
+    const sub = subscribe(server, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    await sub.waitFor(1);
+    const stream = await directStream(gql, id, "OUT");
+    await stream.append(AppendInput.create([AppendRecord.string({ body: "not json {" })]));
+    // A bytes record goes as protobuf; its body is not UTF-8.
+    await stream.append(AppendInput.create([AppendRecord.bytes({ body: new Uint8Array([0xff, 0x7b, 0x00]) })]));
+    await gql(APPEND, { id, io: "OUT", records: records("after") });
+    const seen = await sub.waitFor(4);
+    expect(sub.errors).toEqual([]);
+    expect(seen.map((r) => r.data)).toEqual([{ n: 1 }, "not json {", "\ufffd{\u0000", "after"]);
+    const read = (await gql(READ, { id })).data!.session.out;
+    expect(read.records.map((r: { data: unknown }) => r.data)).toEqual([{ n: 1 }, "not json {", "\ufffd{\u0000", "after"]);
+    sub.stop();
+  });
+});
+
+describe("S2 store: a wrong basin", () => {
+  let double: Double;
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+  });
+  afterAll(() => double?.close());
+
+  it("refuses to start, saying so in one line", async () => {
+    const env = { ...(await backendEnv("pglite")), ...double.env, S2_BASIN: "wrong-basin" };
+    const outcome = await startServer(env).then(
+      (s) => s.close().then(() => "started"),
+      (error: Error) => error.message,
+    );
+    expect(outcome).toMatch(/^S2_BASIN "wrong-basin": no such basin at http:\/\/127\.0\.0\.1:\d+ \(basin_not_found\)/);
+    expect(outcome).not.toContain("\n");
+  });
+
+  it("is an error on reads and tails, never an empty channel", async () => {
+    const server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
+    try {
+      const store = new S2StreamStore({
+        accessToken: "s2-root-token",
+        basin: "wrong-basin",
+        endpoints: { account: double.endpoint, basin: double.endpoint },
+        sql: server.services.db.sql,
+        guard: new DatabaseAppendGuard(server.services.prisma),
+      });
+      const channel = { sessionId: "session_x", io: "OUT" } as const;
+      await expect(store.tail(channel)).rejects.toThrow(/basin/);
+      await expect(store.read(channel, 0, 10)).rejects.toThrow(/basin/);
+      // A stream not made yet in the right basin is an empty channel.
+      expect(await server.services.store.tail(channel)).toBe(0);
+      expect(await server.services.store.read(channel, 0, 10)).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("S2 endpoints", () => {
+  const base = { S2_ACCESS_TOKEN: "t", S2_BASIN: "test-basin" };
+
+  it("defaults to S2 cloud's, exactly as the SDK does, and S2_ENDPOINT stands for both", () => {
+    const sdk = new S2Endpoints();
+    expect(loadConfig(base).s2Endpoints).toEqual({ account: sdk.accountBaseUrl(), basin: sdk.basinBaseUrl("{basin}") });
+    expect(loadConfig(base).s2Endpoints).toEqual({ account: "https://a.s2.dev/v1", basin: "https://{basin}.b.s2.dev/v1" });
+    expect(loadConfig({ ...base, S2_ENDPOINT: "http://localhost:8080" }).s2Endpoints).toEqual({ account: "http://localhost:8080", basin: "http://localhost:8080" });
+    const both = loadConfig({ ...base, S2_ENDPOINT: "http://x:1", S2_ACCOUNT_ENDPOINT: "https://acct.example/v1", S2_BASIN_ENDPOINT: "https://{basin}.example/v1" });
+    expect(both.s2Endpoints).toEqual({ account: "https://acct.example/v1", basin: "https://{basin}.example/v1" });
+  });
+
+  it("refuses endpoints that are not http(s) URLs, and {basin} outside the basin endpoint", () => {
+    expect(() => loadConfig({ ...base, S2_BASIN_ENDPOINT: "ftp://{basin}.example" })).toThrow(/S2_BASIN_ENDPOINT/);
+    expect(() => loadConfig({ ...base, S2_ACCOUNT_ENDPOINT: "https://{basin}.example" })).toThrow(/S2_ACCOUNT_ENDPOINT.*\{basin\}/);
+    expect(() => loadConfig({ ...base, S2_ENDPOINT: "not a url" })).toThrow(/S2_ENDPOINT/);
+    expect(() => loadConfig({ ...base, S2_BASIN_ENDPOINT: "https://x.example/v1?q=1" })).toThrow(/S2_BASIN_ENDPOINT/);
+  });
+
+  it("sends account requests to the account endpoint and basin requests to the basin endpoint", async () => {
+    const double = await startS2Double("s2-root-token");
+    // S2_ENDPOINT leads nowhere (a closed loopback port): only the two specific endpoints may be used.
+    const server = await startServer({
+      ...(await backendEnv("pglite")),
+      ...double.env,
+      S2_ENDPOINT: "http://127.0.0.1:9",
+      S2_ACCOUNT_ENDPOINT: `${double.endpoint}/account/v1`,
+      S2_BASIN_ENDPOINT: `${double.endpoint}/basins/{basin}/v1`,
+    });
+    try {
+      const { gql } = await server.newEnvironment();
+      const id = await createSessionId(gql);
+      expect((await gql(APPEND, { id, io: "OUT", records: records("a") })).errors).toBeUndefined();
+      const init = await gql(INIT, { id, io: "OUT" });
+      expect(init.data!.initializeSessionChannel.endpoint).toBe(`${double.endpoint}/basins/{basin}/v1`);
+      expect(double.requests).toContain("POST /account/v1/access-tokens");
+      expect(double.requests).toContain(`POST /basins/test-basin/v1/streams/${encodeURIComponent(`sessions/${id}/out`)}/records`);
+      expect(double.requests.filter((r) => !r.startsWith("POST /account/") && !r.includes("/basins/test-basin/v1/"))).toEqual([]);
+    } finally {
+      await server.close();
+      await double.close();
+    }
+  });
+});
