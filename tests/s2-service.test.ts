@@ -178,3 +178,62 @@ describe("S2 endpoints", () => {
     }
   });
 });
+
+describe("S2 store: an idempotencyKey when S2's answer is lost", () => {
+  const KEYED = `mutation($id: ID!, $records: [AppendRecordInput!]!, $match: SeqNum, $key: String) {
+    appendToSession(id: $id, io: OUT, records: $records, matchSeqNum: $match, idempotencyKey: $key) { firstSeqNum lastSeqNum tailSeqNum deduplicated } }`;
+  let server: TestServer;
+  let gql: Gql;
+  let double: Double;
+  const stored = async (id: string) => (await gql(READ, { id })).data!.session.out.records.map((r: { data: unknown }) => r.data);
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
+    ({ gql } = await server.newEnvironment());
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  it("stores the records once: the append whose answer was lost, and its retry with the same key", async () => {
+    const id = await createSessionId(gql);
+    await gql(KEYED, { id, records: records("before") });
+    double.loseNextAppendResponse();
+    const first = await gql(KEYED, { id, records: records("once", "twice"), key: "k1" });
+    const retry = await gql(KEYED, { id, records: records("once", "twice"), key: "k1" });
+    expect(retry.errors).toBeUndefined();
+    expect(retry.data!.appendToSession).toEqual({ firstSeqNum: 1, lastSeqNum: 2, tailSeqNum: 3, deduplicated: true });
+    expect(await stored(id)).toEqual(["before", "once", "twice"]);
+    expect(double.streams.get(`test-basin/sessions/${id}/out`)).toHaveLength(3);
+    // The service settled the lost answer itself: the first call was answered as stored.
+    expect(first.errors).toBeUndefined();
+    expect(first.data!.appendToSession).toEqual({ firstSeqNum: 1, lastSeqNum: 2, tailSeqNum: 3, deduplicated: false });
+  });
+
+  it("settles a lost answer to an append with the client's matchSeqNum, and a stale matchSeqNum is still refused", async () => {
+    const id = await createSessionId(gql);
+    await gql(KEYED, { id, records: records("before") });
+    double.loseNextAppendResponse();
+    const lost = await gql(KEYED, { id, records: records("mine"), match: 1, key: "k2" });
+    expect(lost.data!.appendToSession).toEqual({ firstSeqNum: 1, lastSeqNum: 1, tailSeqNum: 2, deduplicated: false });
+    const stale = await gql(KEYED, { id, records: records("late"), match: 1, key: "k3" });
+    expect(codes(stale)).toEqual(["SEQ_NUM_MISMATCH"]);
+    expect(stale.errors![0]!.extensions).toMatchObject({ tailSeqNum: 2 });
+    expect(await stored(id)).toEqual(["before", "mine"]);
+  });
+
+  it("follows a tail a direct writer moved, and carries the tag in S2's metered size", async () => {
+    const id = await createSessionId(gql);
+    await gql(KEYED, { id, records: records("before") });
+    double.interposeBeforeNextAppend(JSON.stringify("direct"));
+    const keyed = await gql(KEYED, { id, records: records("mine"), key: "k4" });
+    expect(keyed.data!.appendToSession).toEqual({ firstSeqNum: 2, lastSeqNum: 2, tailSeqNum: 3, deduplicated: false });
+    expect(await stored(id)).toEqual(["before", "direct", "mine"]);
+    // 1 MiB metered without a key; the key's tag (56 bytes) makes it too large.
+    const full = records("z".repeat(1024 * 1024 - 8 - 2));
+    expect(codes(await gql(KEYED, { id, records: full, key: "k5" }))).toEqual(["PAYLOAD_TOO_LARGE"]);
+    expect((await gql(KEYED, { id, records: full })).errors).toBeUndefined();
+  });
+});

@@ -11,6 +11,7 @@ import {
   type S2Basin,
 } from "@s2-dev/streamstore";
 import { randomUUID } from "node:crypto";
+import { setTimeout } from "node:timers/promises";
 import type { Sql } from "../db/index.js";
 import { ApiError, recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import type { AppendGuard, RecordSink } from "./append-guard.js";
@@ -92,14 +93,39 @@ export function decodeBody(body: string): unknown {
 
 const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
 
-/** Refuses, before S2 is asked, an append S2 would: over 1 MiB metered (8 bytes a record besides its JSON). */
-function checkMetered(json: readonly string[]) {
-  let metered = 0;
+/**
+ * The header that tags the first record of an append with an idempotency key with the append's own
+ * id (a UUID): how a second try after a lost answer learns whether the first one was stored.
+ */
+const APPEND_ID_HEADER = "sessions-append-id";
+/** What the tag adds to S2's metered size: 2 bytes per header, its name and its value. */
+const APPEND_ID_BYTES = 2 + APPEND_ID_HEADER.length + 36;
+/** Tries of a keyed append: a lost answer or a tail moved by a direct writer takes one each. */
+const KEYED_APPEND_TRIES = 4;
+
+/**
+ * Refuses, before S2 is asked, an append S2 would: over 1 MiB metered (8 bytes a record besides
+ * its JSON, and the tag of a keyed append).
+ */
+function checkMetered(json: readonly string[], tagBytes: number) {
+  let metered = tagBytes;
   for (const body of json) metered += 8 + Buffer.byteLength(body);
   if (metered > S2_APPEND_MAX_BYTES) {
-    throw tooLarge(`the append is ${metered} bytes as S2 meters it (8 bytes a record besides its JSON); an append is at most 1 MiB so metered`);
+    const tag = tagBytes > 0 ? `, ${tagBytes} for an idempotencyKey's tag` : "";
+    throw tooLarge(`the append is ${metered} bytes as S2 meters it (8 bytes a record besides its JSON${tag}); an append is at most 1 MiB so metered`);
   }
 }
+
+/** The tail a SEQ_NUM_MISMATCH carries; undefined for any other error. */
+function mismatchTail(error: unknown): number | undefined {
+  if (!(error instanceof ApiError) || error.extensions.code !== "SEQ_NUM_MISMATCH") return undefined;
+  const tail = error.extensions.tailSeqNum;
+  return typeof tail === "number" ? tail : undefined;
+}
+
+/** An error after which the append may or may not be stored (anything but a refusal): sending it again at the same seqNum settles it. */
+const mayBeStored = (error: unknown) =>
+  !(error instanceof ApiError) && !(error instanceof S2Error && error.origin === "server" && error.status >= 400 && error.status < 500 && error.status !== 408);
 
 /** Checks the basin exists and the token reaches it, so a wrong S2_BASIN stops the service at start-up rather than showing empty channels. */
 export async function checkS2Basin(options: Pick<S2Options, "accessToken" | "basin" | "endpoints">): Promise<void> {
@@ -123,7 +149,8 @@ export async function checkS2Basin(options: Pick<S2Options, "accessToken" | "bas
  * Channels as S2 streams `sessions/{sessionId}/{out|in}`, created on first append or when direct
  * access is granted. Records are JSON text bodies (a body that is not JSON, written straight to S2,
  * reads as its text: decodeBody). Appends retry only when S2 cannot have applied them
- * (`noSideEffects`), so a lost response never duplicates a record.
+ * (`noSideEffects`), so a lost response never duplicates a record; a keyed append is also sent
+ * again after a lost answer, at the same seqNum, and so is stored once (putOnce).
  */
 export class S2StreamStore implements StreamStore {
   readonly backend = "s2";
@@ -151,17 +178,59 @@ export class S2StreamStore implements StreamStore {
   }
 
   append(request: AppendRequest): Promise<AppendOutcome> {
+    const keyed = request.idempotencyKey !== undefined;
     // Before the guard's transaction: nothing is locked for an append S2 would refuse.
-    checkMetered(request.records.json);
-    return this.options.guard.run(request, this.sink);
+    checkMetered(request.records.json, keyed ? APPEND_ID_BYTES : 0);
+    // A keyed append is stored once even when S2's answer is lost: the guard writes the key only
+    // after the put, so the put itself must learn what became of it.
+    const sink: RecordSink = keyed ? { ...this.sink, put: (channel, records, matchSeqNum) => this.putOnce(channel, records, matchSeqNum, randomUUID()) } : this.sink;
+    return this.options.guard.run(request, sink);
   }
 
-  /** The records as one S2 append; S2 checks matchSeqNum. */
-  private async put(channel: ChannelKey, records: NewRecords, matchSeqNum?: number): Promise<AppendAck> {
+  /**
+   * A keyed append, stored once however S2's answers go (issue #18). It goes at a known seqNum
+   * (the client's matchSeqNum, else the tail, read under the guard's channel lock), its first
+   * record tagged with the append's id. Should the answer be lost, it is sent again at that same
+   * seqNum: S2 stores it then, or refuses it (412) because the first try was stored, which the
+   * record at that seqNum, carrying the tag, shows. Without the tag there, a direct writer moved
+   * the tail: the append follows it, unless the client gave its own matchSeqNum.
+   */
+  private async putOnce(channel: ChannelKey, records: NewRecords, matchSeqNum: number | undefined, id: string): Promise<AppendAck> {
+    let at = matchSeqNum ?? (await this.tail(channel));
+    let last: unknown;
+    for (let tries = 0; tries < KEYED_APPEND_TRIES; tries++) {
+      try {
+        return await this.put(channel, records, at, id);
+      } catch (error) {
+        last = error;
+        const tail = mismatchTail(error);
+        if (tail === undefined) {
+          if (mayBeStored(error)) {
+            await setTimeout(100 * 2 ** tries);
+            continue;
+          }
+          throw error;
+        }
+        if (await this.taggedAt(channel, at, id)) return { firstSeqNum: at, lastSeqNum: at + records.json.length - 1, tailSeqNum: tail };
+        if (matchSeqNum !== undefined) throw error;
+        at = tail;
+      }
+    }
+    throw last;
+  }
+
+  /** Whether the record at `seqNum` is the first of the append tagged `id`. */
+  private async taggedAt(channel: ChannelKey, seqNum: number, id: string): Promise<boolean> {
+    const [record] = (await this.stream(channel).read({ start: { from: { seqNum }, clamp: true }, stop: { limits: { count: 1 } } })).records;
+    return record?.seqNum === seqNum && record.headers.some(([name, value]) => name === APPEND_ID_HEADER && value === id);
+  }
+
+  /** The records as one S2 append; S2 checks matchSeqNum. With `id`, the first record carries it (APPEND_ID_HEADER). */
+  private async put(channel: ChannelKey, records: NewRecords, matchSeqNum?: number, id?: string): Promise<AppendAck> {
     let input;
     try {
       input = AppendInput.create(
-        records.json.map((body) => AppendRecord.string({ body })),
+        records.json.map((body, i) => AppendRecord.string({ body, ...(i === 0 && id !== undefined && { headers: [[APPEND_ID_HEADER, id]] }) })),
         matchSeqNum === undefined ? undefined : { matchSeqNum },
       );
     } catch (error) {

@@ -66,6 +66,7 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
   const requests: string[] = [];
   const reads: ReadLog[] = [];
   let failNextAppendAfterCommit = false;
+  let interposed: string | undefined;
 
   const key = (basin: string, stream: string) => `${basin}/${stream}`;
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -163,6 +164,11 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
         if (b.records.length === 0 || b.records.length > 1000 || size > 1024 * 1024) {
           return json(res, 422, { code: "invalid", message: "batch limits" });
         }
+        if (interposed !== undefined) {
+          recs.push({ seq_num: recs.length, timestamp: Date.now(), body: interposed, headers: [] });
+          interposed = undefined;
+          wake(k);
+        }
         if (b.match_seq_num != null && b.match_seq_num !== recs.length) return json(res, 412, { seq_num_mismatch: recs.length });
         const start = { seq_num: recs.length, timestamp: Date.now() };
         for (const r of b.records) {
@@ -246,6 +252,10 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
     /** The next append is stored, then its connection dropped before the answer: a lost response. */
     loseNextAppendResponse() {
       failNextAppendAfterCommit = true;
+    },
+    /** Another writer's record lands just before the next append arrives: a direct writer racing the service. */
+    interposeBeforeNextAppend(body: string) {
+      interposed = body;
     },
     close: () =>
       new Promise<void>((r) => {
