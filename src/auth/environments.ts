@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { isUniqueViolation } from "../db/index.js";
 import type { Environment, PrismaClient } from "../generated/prisma/client.js";
 import { findSecretKey, generateSecretKey, hashSecretKey, randomToken, rotateSecretKey } from "./secret-keys.js";
 
@@ -15,14 +16,20 @@ export async function createEnvironment(prisma: PrismaClient, slug: string, secr
     throw new EnvironmentExistsError(`environment "${parsedSlug}" already exists`);
   }
   // Its signing key is made when its first token is minted (SigningKeys.active).
-  const environment = await prisma.environment.create({
-    data: {
-      id: `env_${randomToken(24)}`,
-      slug: parsedSlug,
-      secretKeys: { create: { keyHash: hashSecretKey(secretKey) } },
-    },
-  });
-  return { environment, secretKey };
+  try {
+    const environment = await prisma.environment.create({
+      data: {
+        id: `env_${randomToken(24)}`,
+        slug: parsedSlug,
+        secretKeys: { create: { keyHash: hashSecretKey(secretKey) } },
+      },
+    });
+    return { environment, secretKey };
+  } catch (error) {
+    // Made by another process between the look and the create (nodes starting together).
+    if (isUniqueViolation(error)) throw new EnvironmentExistsError(`environment "${parsedSlug}" already exists`);
+    throw error;
+  }
 }
 
 export class UnknownEnvironmentError extends Error {}
@@ -44,6 +51,16 @@ export async function ensureDefaultEnvironment(
   prisma: PrismaClient,
   opts: { secretKey?: string; dataDir: string },
 ): Promise<{ environment: Environment; generatedKey?: string }> {
+  try {
+    return await ensureDefaultOnce(prisma, opts);
+  } catch (error) {
+    // Another node made it at the same moment (nodes starting together): it is there now.
+    if (!(error instanceof EnvironmentExistsError)) throw error;
+    return ensureDefaultOnce(prisma, opts);
+  }
+}
+
+async function ensureDefaultOnce(prisma: PrismaClient, opts: { secretKey?: string; dataDir: string }): Promise<{ environment: Environment; generatedKey?: string }> {
   const existing = await prisma.environment.findUnique({ where: { slug: DEFAULT_ENVIRONMENT } });
   if (opts.secretKey) {
     if (!existing) return { environment: (await createEnvironment(prisma, DEFAULT_ENVIRONMENT, opts.secretKey)).environment };
