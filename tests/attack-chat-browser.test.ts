@@ -1,7 +1,7 @@
-import type { Browser, BrowserContext } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "./helpers/browser.js";
-import { gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import type { BrowserContext } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { pageFixture } from "./helpers/browser.js";
+import { gqlClient } from "./helpers/test-server.js";
 
 /** How long one step may take on a loaded machine (the page waits on events, never on time). */
 const WAIT = 60_000;
@@ -11,24 +11,11 @@ const WAIT = 60_000;
  * link carrying someone else's token.
  */
 describe("the /chat page under attack", () => {
-  let server: TestServer;
-  let browser: Browser;
-  let gql: Gql;
-  let key: string;
+  const fixture = pageFixture();
 
-  beforeAll(async () => {
-    server = await startServer("pglite");
-    ({ gql, secretKey: key } = await server.newEnvironment());
-    browser = await launchChromium();
-  }, 180_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  const mint = async (scopes: string[]) => (await gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: scopes })).data!.createPublicAccessToken.token as string;
+  const mint = async (scopes: string[]) => (await fixture.gql(`mutation($s: [String!]!) { createPublicAccessToken(scopes: $s) { token } }`, { s: scopes })).data!.createPublicAccessToken.token as string;
   const withContext = async (run: (context: BrowserContext, errors: string[]) => Promise<void>) => {
-    const context = await browser.newContext();
+    const context = await fixture.browser.newContext();
     const errors: string[] = [];
     context.on("page", (p) => p.on("pageerror", (e) => errors.push(String(e))));
     try {
@@ -40,7 +27,7 @@ describe("the /chat page under attack", () => {
 
   it("a conversation holding records that are not UI messages still shows, as text", { timeout: 180_000 }, async () => {
     const chatId = `hostile-${Date.now().toString(36)}`;
-    const page = gqlClient(server.url, await mint([`input:sessions:${chatId}`]));
+    const page = gqlClient(fixture.server.url, await mint([`input:sessions:${chatId}`]));
     expect((await page(`mutation($id: String!) { createSession(input: { type: "chat", externalId: $id }) { session { id } } }`, { id: chatId })).errors).toBeUndefined();
     const messages = [
       { id: "a", role: "user", parts: [null, 42, { type: 7 }, { type: "text", text: { toString: 0 } }] },
@@ -54,7 +41,7 @@ describe("the /chat page under attack", () => {
     expect(r.errors).toBeUndefined();
     await withContext(async (context, errors) => {
       const p = await context.newPage();
-      await p.goto(`${server.url}/chat?session=${chatId}#token=${key}`);
+      await p.goto(`${fixture.server.url}/chat?session=${chatId}#token=${fixture.key}`);
       await p.getByTestId("composer").waitFor({ timeout: WAIT });
       await p.getByText("after the hostile ones").waitFor({ timeout: WAIT });
       expect(await p.locator(".chat img").count()).toBe(0);
@@ -67,16 +54,16 @@ describe("the /chat page under attack", () => {
     const theirs = await mint([`write:sessions:their-chat`]);
     await withContext(async (context) => {
       const dashboard = await context.newPage();
-      await dashboard.goto(`${server.url}/#token=${key}`);
+      await dashboard.goto(`${fixture.server.url}/#token=${fixture.key}`);
       await dashboard.getByTestId("total").waitFor({ timeout: WAIT });
       // The link someone sent: their chat, their token.
       const chat = await context.newPage();
-      await chat.goto(`${server.url}/chat?session=their-chat#token=${theirs}`);
+      await chat.goto(`${fixture.server.url}/chat?session=their-chat#token=${theirs}`);
       await chat.getByTestId("composer").waitFor({ timeout: WAIT });
       // This browser's key is still the one the dashboard finds, opened again without a token in its address.
-      expect(await chat.evaluate(() => localStorage.getItem("sessions.token"))).toBe(key);
+      expect(await chat.evaluate(() => localStorage.getItem("sessions.token"))).toBe(fixture.key);
       const again = await context.newPage();
-      await again.goto(`${server.url}/`);
+      await again.goto(`${fixture.server.url}/`);
       await again.getByTestId("total").waitFor({ timeout: WAIT });
     });
   });

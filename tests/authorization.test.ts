@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { AppendInput, AppendRecord, S2 } from "@s2-dev/streamstore";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
-import { backendEnv, backendNames, redisUrl } from "./helpers/backends.js";
+import { backendEnv, backendNames } from "./helpers/backends.js";
 import { subscribe, transports, type Received } from "./helpers/clients.js";
-import { startProcess } from "./helpers/process.js";
+import { twoNodes } from "./helpers/nodes.js";
 import { startS2Double } from "./helpers/s2-double.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -373,35 +372,20 @@ describe("5. direct channel access (S2)", () => {
 });
 
 describe("2. live re-checks across two server processes (PostgreSQL + Redis)", () => {
-  let a: TestServer;
-  let b: { url: string; wsUrl: string };
-  let other: ReturnType<typeof startProcess>;
-
-  beforeAll(async () => {
-    // Every node opens the environments' signing keys with the same master key.
-    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl(), SESSIONS_MASTER_KEY: randomBytes(32).toString("base64") };
-    a = await startServer(env);
-    // The second node shares nothing with the first but PostgreSQL and Redis.
-    other = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"y".repeat(40)}` });
-    b = await other.ready;
-  });
-  afterAll(async () => {
-    await a?.close();
-    await other?.stop();
-  });
+  const nodes = twoNodes();
 
   it("ends subscriptions on the other node on a rename and on a revocation", async () => {
-    const env = await a.newEnvironment();
+    const env = await nodes.a.newEnvironment();
     const open = async (name: string, token: string) => {
       const { id } = (await env.gql(CREATE, { e: name })).data!.createSession.session;
-      const subs = (["ws", "sse-distinct"] as const).map((transport) => subscribe(b, transport, token, CHANGED, { id: name }));
+      const subs = (["ws", "sse-distinct"] as const).map((transport) => subscribe(nodes.b, transport, token, CHANGED, { id: name }));
       await Promise.all(subs.map((sub) => sub.waitFor(1)));
       return { id, subs };
     };
     const renamedToken = await mint(env.gql, ["read:sessions:node-rename"]);
     const renamed = await open("node-rename", renamedToken);
     await env.gql(APPEND, { id: renamed.id });
-    const records = subscribe(b, "ws", renamedToken, RECORDS, { id: "node-rename" });
+    const records = subscribe(nodes.b, "ws", renamedToken, RECORDS, { id: "node-rename" });
     await records.waitFor(1);
     // The append right after the rename races the rename's signal to the other node: it must lose.
     await env.gql(UPDATE, { id: renamed.id, input: { externalId: "node-rename-2" } });
@@ -413,6 +397,6 @@ describe("2. live re-checks across two server processes (PostgreSQL + Redis)", (
     const revoked = await open("node-revoke", token);
     await env.gql(`mutation { revokePublicAccessTokens { revokedBefore } }`);
     for (const sub of revoked.subs) expect(await endCodes(sub)).toEqual(["UNAUTHENTICATED"]);
-    expect(codes(await gqlClient(b.url, token)(GET, { id: revoked.id }))).toEqual(["UNAUTHENTICATED"]);
+    expect(codes(await gqlClient(nodes.b.url, token)(GET, { id: revoked.id }))).toEqual(["UNAUTHENTICATED"]);
   });
 });

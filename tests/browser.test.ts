@@ -1,35 +1,24 @@
 import { mkdirSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "./helpers/browser.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import type { Page } from "playwright-core";
+import { pageFixture } from "./helpers/browser.js";
+import { beforeAll, describe, expect, it } from "vitest";
 
 const shots = new URL("../test-results/", import.meta.url).pathname;
 
 /** The dashboard and GraphiQL in headless Debian Chromium, against the real service (the chat page: chat-browser.test.ts). */
 describe("pages in a browser", () => {
-  let server: TestServer;
-  let browser: Browser;
-  let gql: Gql;
-  let key: string;
+  const fixture = pageFixture();
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    server = await startServer("pglite");
-    ({ gql, secretKey: key } = await server.newEnvironment());
     for (const [i, tag] of ["support", "sales", "support"].entries()) {
-      await gql(`mutation($e: String, $t: [String!]) { createSession(input: { type: "chat", externalId: $e, tags: $t }) { isCached } }`, { e: `ticket-${i}`, t: [tag] });
+      await fixture.gql(`mutation($e: String, $t: [String!]) { createSession(input: { type: "chat", externalId: $e, tags: $t }) { isCached } }`, { e: `ticket-${i}`, t: [tag] });
     }
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   const page = async (path: string): Promise<Page> => {
-    const p = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    await p.goto(`${server.url}${path}#token=${key}`);
+    const p = await fixture.browser.newPage({ viewport: { width: 1200, height: 800 } });
+    await p.goto(`${fixture.server.url}${path}#token=${fixture.key}`);
     return p;
   };
 
@@ -42,7 +31,7 @@ describe("pages in a browser", () => {
     await expect.poll(() => p.getByTestId("total").textContent()).toBe("2 sessions");
     await p.getByTestId("session-row").filter({ hasText: "ticket-2" }).click();
     await p.getByTestId("channel-OUT").waitFor();
-    await gql(`mutation { appendToSession(id: "ticket-2", io: OUT, records: [{ data: { text: "live from the task" } }]) { lastSeqNum } }`);
+    await fixture.gql(`mutation { appendToSession(id: "ticket-2", io: OUT, records: [{ data: { text: "live from the task" } }]) { lastSeqNum } }`);
     await p.getByTestId("channel-OUT").getByText("live from the task").waitFor({ timeout: 10_000 });
     await p.screenshot({ path: `${shots}dashboard.png`, fullPage: true });
     await p.getByTestId("close").click();
@@ -51,10 +40,10 @@ describe("pages in a browser", () => {
   }, 60_000);
 
   it("serves GraphiQL from its own assets, with the example operations", async () => {
-    const p = await browser.newPage();
+    const p = await fixture.browser.newPage();
     const external: string[] = [];
-    p.on("request", (r) => !r.url().startsWith(server.url) && !r.url().startsWith("data:") && !r.url().startsWith("blob:") && external.push(r.url()));
-    await p.goto(`${server.url}/graphql`);
+    p.on("request", (r) => !r.url().startsWith(fixture.server.url) && !r.url().startsWith("data:") && !r.url().startsWith("blob:") && external.push(r.url()));
+    await p.goto(`${fixture.server.url}/graphql`);
     await p.locator(".graphiql-container").first().waitFor({ timeout: 20_000 });
     await expect.poll(async () => (await p.content()).includes("appendToSession")).toBe(true);
     expect(external).toEqual([]);

@@ -4,8 +4,9 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { backendEnv, redisUrl } from "./helpers/backends.js";
+import { backendEnv } from "./helpers/backends.js";
 import { startReceiver, type Answer, type Receiver } from "./helpers/callback-receiver.js";
+import { twoNodes } from "./helpers/nodes.js";
 import { startProcess } from "./helpers/process.js";
 import { createSessionId, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -100,28 +101,17 @@ describe("a node killed (SIGKILL) after completion, before delivery", () => {
 });
 
 describe("two nodes (PostgreSQL + Redis)", () => {
-  let a: TestServer;
-  let b: ReturnType<typeof startProcess>;
-  let bUrl: string;
+  const nodes = twoNodes(CALLBACKS);
   let receiver: Receiver;
-  let env: Record<string, string>;
 
   beforeAll(async () => {
-    env = { ...(await backendEnv("postgres")), ...CALLBACKS, REDIS_URL: redisUrl(), SESSIONS_MASTER_KEY: randomBytes(32).toString("base64") };
-    a = await startServer(env);
-    b = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"n".repeat(40)}` });
-    bUrl = (await b.ready).url;
     receiver = await startReceiver(() => 200);
-  }, 120_000);
-  afterAll(async () => {
-    await a?.close();
-    await b?.stop();
-    await receiver?.close();
   });
+  afterAll(() => receiver?.close());
 
   it("deliver each callback once, whichever node completed the waitpoint", async () => {
-    const { gql, secretKey } = await a.newEnvironment();
-    const onB = gqlClient(bUrl, secretKey);
+    const { gql, secretKey } = await nodes.a.newEnvironment();
+    const onB = gqlClient(nodes.b.url, secretKey);
     const secret = (await gql(SECRET)).data!.webhookSigningSecret as string;
     expect((await onB(SECRET)).data!.webhookSigningSecret).toBe(secret);
     const n = 20;
@@ -134,7 +124,7 @@ describe("two nodes (PostgreSQL + Redis)", () => {
     // Appends on both nodes: each completion wakes both deliverers (the signal goes through Redis).
     await Promise.all(waitpoints.map((w, i) => w.via(APPEND, { id: w.session, data: i })));
     for (const w of waitpoints) expect((await untilDelivered(gql, w.id)).attempts).toBe(1);
-    const rows = await callbackRows(env.DATABASE_URL!);
+    const rows = await callbackRows(nodes.env.DATABASE_URL!);
     expect(rows).toHaveLength(n);
     for (const row of rows) {
       const got = receiver.withId(row.id);

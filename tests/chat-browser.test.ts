@@ -1,10 +1,9 @@
 import { mkdirSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "./helpers/browser.js";
+import type { Page } from "playwright-core";
+import { pageFixture } from "./helpers/browser.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveChat, type ChatServer } from "../client/src/index.js";
 import { chatEvents, ScriptedAgent } from "./helpers/chat.js";
-import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 const shots = new URL("../test-results/", import.meta.url).pathname;
 /** How long one step may take on a loaded machine (the page waits on events, never on time). */
@@ -17,10 +16,7 @@ const LONG = "Sessions keep this conversation in two channels, so a reload, a se
  * can be held mid-way: every step waits on what the page shows or on an agent event.
  */
 describe("the /chat page (React + useChat)", () => {
-  let server: TestServer;
-  let browser: Browser;
-  let gql: Gql;
-  let key: string;
+  const fixture = pageFixture();
   const agent = new ScriptedAgent(LONG);
   const { onEvent, until } = chatEvents();
   let served: ChatServer;
@@ -29,27 +25,20 @@ describe("the /chat page (React + useChat)", () => {
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    server = await startServer("pglite");
-    ({ gql, secretKey: key } = await server.newEnvironment());
     served = serveChat({
-      url: server.url,
-      token: key,
+      url: fixture.server.url,
+      token: fixture.key,
       chatId,
       respond: agent.respond,
       onEvent,
     });
-    browser = await launchChromium();
-  }, 180_000);
-  afterAll(async () => {
-    await served?.close();
-    await browser?.close();
-    await server?.close();
   });
+  afterAll(() => served?.close());
 
   const open = async (): Promise<Page> => {
-    const p = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    const p = await fixture.browser.newPage({ viewport: { width: 900, height: 700 } });
     p.on("pageerror", (e) => console.error("page error:", e));
-    await p.goto(`${server.url}/chat?session=${chatId}#token=${key}`);
+    await p.goto(`${fixture.server.url}/chat?session=${chatId}#token=${fixture.key}`);
     await p.getByTestId("composer").waitFor({ timeout: WAIT });
     return p;
   };
@@ -120,7 +109,7 @@ describe("the /chat page (React + useChat)", () => {
     expect((await read(p)).user.slice(-2)).toEqual(["from the first tab", "and from the second"]);
 
     // Closing the session shows both tabs a closed conversation.
-    await gql(`mutation($id: ID!) { closeSession(id: $id) { status } }`, { id: chatId });
+    await fixture.gql(`mutation($id: ID!) { closeSession(id: $id) { status } }`, { id: chatId });
     await p.getByTestId("closed").waitFor({ timeout: WAIT });
     await q.getByTestId("closed").waitFor({ timeout: WAIT });
     await p.screenshot({ path: `${shots}chat.png`, fullPage: true });
@@ -128,9 +117,9 @@ describe("the /chat page (React + useChat)", () => {
     await p.close();
 
     // The dashboard reads the chat's channels as a conversation, a line per turn.
-    const d = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const d = await fixture.browser.newPage({ viewport: { width: 1200, height: 900 } });
     // After /chat, so a page's headers are not another page's (they once carried its content-length).
-    await d.goto(`${server.url}/#token=${key}`);
+    await d.goto(`${fixture.server.url}/#token=${fixture.key}`);
     await d.getByTestId("session-row").filter({ hasText: chatId }).click();
     const out = d.getByTestId("channel-OUT");
     await out.getByText(`reply to in#0: ${full("hello there")} (finished`).waitFor({ timeout: WAIT });

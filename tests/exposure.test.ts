@@ -1,5 +1,4 @@
-import type { Browser } from "playwright-core";
-import { launchChromium } from "./helpers/browser.js";
+import { pageFixture } from "./helpers/browser.js";
 import { createClient as createSseClient } from "graphql-sse";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
@@ -136,24 +135,14 @@ describe("exposure configuration", () => {
 });
 
 describe("the pages under their Content-Security-Policy, in Chromium", () => {
-  let server: TestServer;
-  let browser: Browser;
-  let key: string;
+  const fixture = pageFixture();
   beforeAll(async () => {
-    server = await startServer("pglite");
-    const env = await server.newEnvironment();
-    key = env.secretKey;
-    await env.gql(`mutation { createSession(input: { type: "chat", externalId: "csp-check" }) { isCached } }`);
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+    await fixture.gql(`mutation { createSession(input: { type: "chat", externalId: "csp-check" }) { isCached } }`);
   });
 
   it("run with their styles and live data and not one violation, while an injected script is blocked", async () => {
     for (const path of ["/", "/chat?session=csp-check"]) {
-      const page = await browser.newPage();
+      const page = await fixture.browser.newPage();
       const violations: string[] = [];
       await page.exposeFunction("reportViolation", (v: string) => violations.push(v));
       await page.addInitScript(() => {
@@ -162,7 +151,7 @@ describe("the pages under their Content-Security-Policy, in Chromium", () => {
         );
       });
       page.on("console", (m) => m.text().includes("Content Security Policy") && violations.push(m.text()));
-      await page.goto(`${server.url}${path}#token=${key}`);
+      await page.goto(`${fixture.server.url}${path}#token=${fixture.key}`);
       await page.getByTestId(path === "/" ? "session-row" : "composer").first().waitFor();
       // web/style.ts's rules apply: the header is dark.
       expect(await page.evaluate(() => getComputedStyle(document.querySelector("header")!).backgroundColor)).toBe("rgb(29, 35, 48)");

@@ -1,33 +1,18 @@
-import type { Browser } from "playwright-core";
-import { launchChromium } from "./helpers/browser.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import { pageFixture } from "./helpers/browser.js";
+import { describe, expect, it } from "vitest";
 
 /** The dashboard's side of the data lifecycle (issue #15), in headless Chromium against the real service. */
 describe("dashboard: trimmed channels and deleting a session", () => {
-  let server: TestServer;
-  let browser: Browser;
-  let gql: Gql;
-  let key: string;
-
-  beforeAll(async () => {
-    server = await startServer("pglite");
-    ({ gql, secretKey: key } = await server.newEnvironment());
-    browser = await launchChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const fixture = pageFixture();
 
   it("shows where a trimmed channel starts, says records were trimmed, and deletes a session after asking", async () => {
-    await gql(`mutation { createSession(input: { type: "chat", externalId: "trimmed-ticket" }) { isCached } }`);
-    await gql(`mutation { createSession(input: { type: "chat", externalId: "other-ticket" }) { isCached } }`);
-    await gql(`mutation { appendToSession(id: "trimmed-ticket", io: OUT, records: [{ data: "r0" }, { data: "r1" }, { data: "r2" }, { data: "r3" }]) { lastSeqNum } }`);
-    await gql(`mutation { trimSessionChannel(id: "trimmed-ticket", io: OUT, beforeSeqNum: 2) { headSeqNum } }`);
+    await fixture.gql(`mutation { createSession(input: { type: "chat", externalId: "trimmed-ticket" }) { isCached } }`);
+    await fixture.gql(`mutation { createSession(input: { type: "chat", externalId: "other-ticket" }) { isCached } }`);
+    await fixture.gql(`mutation { appendToSession(id: "trimmed-ticket", io: OUT, records: [{ data: "r0" }, { data: "r1" }, { data: "r2" }, { data: "r3" }]) { lastSeqNum } }`);
+    await fixture.gql(`mutation { trimSessionChannel(id: "trimmed-ticket", io: OUT, beforeSeqNum: 2) { headSeqNum } }`);
 
-    const p = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    await p.goto(`${server.url}/#token=${key}`);
+    const p = await fixture.browser.newPage({ viewport: { width: 1200, height: 800 } });
+    await p.goto(`${fixture.server.url}/#token=${fixture.key}`);
     await p.getByTestId("session-row").filter({ hasText: "trimmed-ticket" }).click();
     await expect.poll(() => p.getByTestId("extent-OUT").textContent()).toContain("from #2, next #4");
     const out = p.getByTestId("channel-OUT");
@@ -38,12 +23,12 @@ describe("dashboard: trimmed channels and deleting a session", () => {
     // Declined: nothing happens. Accepted: the session is gone from the list and the API.
     p.once("dialog", (dialog) => void dialog.dismiss());
     await p.getByTestId("delete").click();
-    expect((await gql(`{ session(id: "trimmed-ticket") { id } }`)).data!.session).not.toBeNull();
+    expect((await fixture.gql(`{ session(id: "trimmed-ticket") { id } }`)).data!.session).not.toBeNull();
     p.once("dialog", (dialog) => void dialog.accept());
     await p.getByTestId("delete").click();
     await p.getByTestId("deleted").waitFor();
     await expect.poll(() => p.getByTestId("session-row").allTextContents()).toEqual([expect.stringContaining("other-ticket")]);
-    expect((await gql(`{ session(id: "trimmed-ticket") { id } }`)).data!.session).toBeNull();
+    expect((await fixture.gql(`{ session(id: "trimmed-ticket") { id } }`)).data!.session).toBeNull();
     await p.close();
   }, 60_000);
 });

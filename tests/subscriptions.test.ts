@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribe, transports } from "./helpers/clients.js";
-import { startProcess } from "./helpers/process.js";
+import { twoNodes } from "./helpers/nodes.js";
 import type { RedisSignals } from "../src/live/signals.js";
 import { codes, createSessionId, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -162,27 +162,14 @@ describe.each(transports)("subscriptions over %s", (transport) => {
 });
 
 describe("subscriptions across processes", () => {
-  let a: TestServer;
-  let b: { url: string; wsUrl: string };
-  let other: ReturnType<typeof startProcess>;
-  beforeAll(async () => {
-    const { backendEnv, redisUrl } = await import("./helpers/backends.js");
-    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() };
-    a = await startServer(env);
-    // The second node is a process of its own: nothing is shared with the first but PostgreSQL and Redis.
-    other = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"x".repeat(40)}` });
-    b = await other.ready;
-  });
-  afterAll(async () => {
-    await a?.close();
-    await other?.stop();
-  });
+  // The second node shares nothing with the first but PostgreSQL and Redis.
+  const nodes = twoNodes();
 
   it("delivers an append on one node to subscribers on another, through Redis", async () => {
-    const { secretKey, gql } = await a.newEnvironment();
+    const { secretKey, gql } = await nodes.a.newEnvironment();
     const id = await createSessionId(gql);
-    const onB = subscribe(b, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
-    const sseOnB = subscribe(b, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    const onB = subscribe(nodes.b, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    const sseOnB = subscribe(nodes.b, "sse-distinct", secretKey, RECORDS, { id, io: "OUT", from: 0 });
     // B is another process, out of reach of liveSubscribers. Both subscribe from 0, so the first
     // record arrives either way; once it has, each subscriber is live on B, and the rest can only
     // reach B through Redis (B's follower learns of A's appends from nothing else).
@@ -191,7 +178,7 @@ describe("subscriptions across processes", () => {
     for (let i = 1; i < 10; i++) await gql(APPEND, { id, records: [{ data: i }] });
     expect(seqs(await onB.waitFor(10))).toEqual(range(0, 10));
     expect(seqs(await sseOnB.waitFor(10))).toEqual(range(0, 10));
-    await gqlClient(b.url, secretKey)(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
+    await gqlClient(nodes.b.url, secretKey)(`mutation($id: ID!) { closeSession(id: $id) { id } }`, { id });
     await gql(APPEND, { id, records: [{ data: "late" }] }).then((r) => expect(codes(r)).toEqual(["SESSION_CLOSED"]));
     await Promise.all([onB.done, sseOnB.done]);
     expect([onB.completed, sseOnB.completed]).toEqual([true, true]);
@@ -199,26 +186,13 @@ describe("subscriptions across processes", () => {
 });
 
 describe("signals per topic across processes", () => {
-  let a: TestServer;
-  let b: { url: string; wsUrl: string };
-  let other: ReturnType<typeof startProcess>;
-  beforeAll(async () => {
-    const { backendEnv, redisUrl } = await import("./helpers/backends.js");
-    const env: Record<string, string> = { ...(await backendEnv("postgres")), REDIS_URL: redisUrl() };
-    a = await startServer(env);
-    other = startProcess({ ...env, DATA_DIR: `${env.DATA_DIR}-b`, SESSIONS_SECRET_KEY: `sk_${"y".repeat(40)}` });
-    b = await other.ready;
-  });
-  afterAll(async () => {
-    await a?.close();
-    await other?.stop();
-  });
+  const nodes = twoNodes();
 
   it("a node hears the appends of the channels it serves only", async () => {
-    const signals = a.services.signals as RedisSignals;
-    const { secretKey, gql } = await a.newEnvironment();
+    const signals = nodes.a.services.signals as RedisSignals;
+    const { secretKey, gql } = await nodes.a.newEnvironment();
     const id = await createSessionId(gql);
-    const onB = gqlClient(b.url, secretKey);
+    const onB = gqlClient(nodes.b.url, secretKey);
     const before = signals.received.get("append") ?? 0;
     for (let i = 0; i < 5; i++) await onB(APPEND, { id, records: [{ data: i }] });
     // A revocation from B reaches every node, and after B's appends: one publisher connection, in order.
@@ -234,9 +208,9 @@ describe("signals per topic across processes", () => {
     await revoked;
     expect(signals.received.get("append") ?? 0).toBe(before);
     // Once A serves the channel, B's appends reach it: its follower listened before it read the tail.
-    const sub = subscribe(a, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    const sub = subscribe(nodes.a, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
     await sub.waitFor(5);
-    await a.liveSubscribers({ sessionId: id, io: "OUT" });
+    await nodes.a.liveSubscribers({ sessionId: id, io: "OUT" });
     await onB(APPEND, { id, records: [{ data: 5 }] });
     expect(seqs(await sub.waitFor(6))).toEqual(range(0, 6));
     expect(signals.received.get("append")).toBe(before + 1);

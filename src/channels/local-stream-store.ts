@@ -5,17 +5,17 @@ import { isSessionId } from "../sessions/index.js";
 import { groupCommit } from "./group-commit.js";
 import { siblingBytes, storageCaps, StorageFullError, type StorageCaps } from "./storage-caps.js";
 import {
-    channelsOf,
-    streamName,
-    type AppendOutcome,
-    type AppendRequest,
-    type ChannelKey,
-    type NewRecords,
-    type SessionIO,
-    type SessionName,
-    type StoredRecord,
-    type StreamStore,
-    type TrimResult,
+  channelsOf,
+  streamName,
+  type AppendOutcome,
+  type AppendRequest,
+  type ChannelKey,
+  type NewRecords,
+  type SessionIO,
+  type SessionName,
+  type StoredRecord,
+  type StreamStore,
+  type TrimResult,
 } from "./stream-store.js";
 
 /** A session takes writes while it is neither closed nor expired: both decided inside the append's own statement. */
@@ -95,11 +95,12 @@ const KEYED_APPEND_RUNS = 3;
  * Many guarded appends in one statement ($1: a JSON array of {i, env, sid | ext, io, n, b, match,
  * data}; $2 the per-session cap, $3 the per-environment cap, as above). Locks are taken in a fixed
  * order (sessions by id, then channels by session and io), so batches in several processes cannot
- * deadlock. Appends with an idempotency key never come here. It only updates channel rows that exist; an item that finds none, meets a mismatch, or
- * shares its channel with another item of the batch gets no tail back, and is then appended alone
- * by the statement above, which decides those cases. An item a cap refuses is answered here, not
- * sent alone: `env_room` false, or `full` (the session's bytes before this statement plus the
- * item's pass the cap; they only grow, so the locked row would say the same).
+ * deadlock. Appends with an idempotency key never come here. It only updates channel rows that
+ * exist; an item that finds none, meets a mismatch, or shares its channel with another item of the
+ * batch gets no tail back, and is then appended alone by the statement above, which decides those
+ * cases. An item a cap refuses is answered here, not sent alone: `env_room` false, or `full` (the
+ * session's bytes before this statement plus the item's pass the cap; they only grow, so the
+ * locked row would say the same).
  */
 const batchAppend: Prepared = {
   name: "append-batch",

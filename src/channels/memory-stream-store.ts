@@ -1,18 +1,18 @@
 import { recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import { OpenSessionsGuard, type AppendGuard, type RecordSink } from "./append-guard.js";
 import {
-    channelKey,
-    channelsOf,
-    streamName,
-    type AppendAck,
-    type AppendOutcome,
-    type AppendRequest,
-    type ChannelAccess,
-    type ChannelKey,
-    type NewRecords,
-    type StoredRecord,
-    type StreamStore,
-    type TrimResult,
+  channelKey,
+  channelsOf,
+  streamName,
+  type AppendAck,
+  type AppendOutcome,
+  type AppendRequest,
+  type ChannelAccess,
+  type ChannelKey,
+  type NewRecords,
+  type StoredRecord,
+  type StreamStore,
+  type TrimResult,
 } from "./stream-store.js";
 
 export interface MemoryStreamStoreOptions {

@@ -17,17 +17,17 @@ import { ApiError, recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import type { AppendGuard, RecordSink } from "./append-guard.js";
 import { ChannelHeads } from "./channel-heads.js";
 import {
-    channelsOf,
-    streamName,
-    type AppendAck,
-    type AppendOutcome,
-    type AppendRequest,
-    type ChannelAccess,
-    type ChannelKey,
-    type NewRecords,
-    type StoredRecord,
-    type StreamStore,
-    type TrimResult,
+  channelsOf,
+  streamName,
+  type AppendAck,
+  type AppendOutcome,
+  type AppendRequest,
+  type ChannelAccess,
+  type ChannelKey,
+  type NewRecords,
+  type StoredRecord,
+  type StreamStore,
+  type TrimResult,
 } from "./stream-store.js";
 
 export interface S2Options {

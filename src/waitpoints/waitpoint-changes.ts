@@ -20,9 +20,9 @@ export interface WaitpointChanges extends AsyncGenerator<Waitpoint> {
  * The waitpoint as `first` finds it, then once more when it completes or times out; with a
  * callback, then after each delivery attempt until it is delivered or given up; then the stream
  * ends. Null when `first` finds nothing (it decides what the caller may see). The watch (of the
- * waitpoint's signal topic) is
- * registered before `first` runs, so a change in between is not missed (the callback deliverer
- * publishes the same `waitpoint` signal after each attempt as completions and timeouts do).
+ * waitpoint's signal topic) is registered before `first` runs, so a change in between is not
+ * missed (the callback deliverer publishes the same `waitpoint` signal after each attempt as
+ * completions and timeouts do).
  */
 export async function waitpointChanges(
   watchers: Watchers,

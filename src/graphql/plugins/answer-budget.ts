@@ -1,16 +1,16 @@
 import {
-    getNamedType,
-    getOperationAST,
-    isInterfaceType,
-    isObjectType,
-    Kind,
-    valueFromAST,
-    type DocumentNode,
-    type FragmentDefinitionNode,
-    type GraphQLField,
-    type GraphQLNamedType,
-    type GraphQLSchema,
-    type SelectionSetNode,
+  getNamedType,
+  getOperationAST,
+  isInterfaceType,
+  isObjectType,
+  Kind,
+  valueFromAST,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { StreamStore } from "../../channels/index.js";

@@ -1,16 +1,16 @@
 import {
-    getNamedType,
-    isInputObjectType,
-    isListType,
-    isNonNullType,
-    typeFromAST,
-    TypeInfo,
-    visit,
-    visitWithTypeInfo,
-    type DocumentNode,
-    type ExecutionResult,
-    type GraphQLInputType,
-    type GraphQLSchema,
+  getNamedType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  typeFromAST,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLInputType,
+  type GraphQLSchema,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { badInput } from "../../errors/index.js";
