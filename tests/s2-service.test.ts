@@ -237,3 +237,60 @@ describe("S2 store: an idempotencyKey when S2's answer is lost", () => {
     expect((await gql(KEYED, { id, records: full })).errors).toBeUndefined();
   });
 });
+
+describe("S2 store: stream configuration (retention)", () => {
+  const DAY = 24 * 3600 * 1000;
+  /** What every channel stream is given: kept until trimmed, never deleted for being empty. */
+  const OURS = { retention_policy: { infinite: {} }, delete_on_empty: { min_age_secs: 0 } };
+  // A basin left as many are: S2's 7-day retention, and empty streams deleted after a minute.
+  const basinDefaults = { delete_on_empty: { min_age_secs: 60 } };
+  let server: TestServer;
+  let gql: Gql;
+  let double: Double;
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token", { defaultStreamConfig: basinDefaults });
+    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
+    ({ gql } = await server.newEnvironment());
+  });
+  afterAll(async () => {
+    await server?.close();
+    await double?.close();
+  });
+
+  it("creates streams, on append and on a grant, kept until trimmed and never deleted when empty", async () => {
+    const id = await createSessionId(gql);
+    expect((await gql(APPEND, { id, io: "OUT", records: records("a") })).errors).toBeUndefined();
+    await directStream(gql, id, "IN");
+    expect(double.streamConfig(`sessions/${id}/out`)).toEqual(OURS);
+    expect(double.streamConfig(`sessions/${id}/in`)).toEqual(OURS);
+  });
+
+  it("keeps records past the basin's retention, and seqNums go on after a trim to the tail", async () => {
+    const id = await createSessionId(gql);
+    await gql(APPEND, { id, io: "OUT", records: records("a", "b") });
+    double.applyRetention(Date.now() + 8 * DAY);
+    expect((await gql(READ, { id })).data!.session.out).toEqual({ tailSeqNum: 2, records: [{ seqNum: 0, data: "a" }, { seqNum: 1, data: "b" }] });
+    const TRIM = `mutation($id: ID!) { trimSessionChannel(id: $id, io: OUT, beforeSeqNum: 2) { headSeqNum tailSeqNum } }`;
+    expect((await gql(TRIM, { id })).errors).toBeUndefined();
+    double.applyRetention(Date.now() + 8 * DAY);
+    // The trim command took seqNum 2: the next record is 3, never 0 in a stream made anew.
+    expect((await gql(APPEND, { id, io: "OUT", records: records("c") })).data!.appendToSession).toEqual({ firstSeqNum: 3, lastSeqNum: 3, tailSeqNum: 4 });
+  });
+
+  it("sets its configuration on a stream the basin made itself (create_stream_on_append)", async () => {
+    const auto = await startS2Double("s2-root-token", { defaultStreamConfig: basinDefaults, createStreamOnAppend: true });
+    const other = await startServer({ ...(await backendEnv("pglite")), ...auto.env });
+    try {
+      const { gql: g } = await other.newEnvironment();
+      const id = await createSessionId(g);
+      expect((await g(APPEND, { id, io: "OUT", records: records("a") })).errors).toBeUndefined();
+      // The append alone made the stream: no create was asked for.
+      expect(auto.requests.filter((r) => /^POST .*\/streams$/.test(r))).toEqual([]);
+      expect(auto.streamConfig(`sessions/${id}/out`)).toEqual(OURS);
+    } finally {
+      await other.close();
+      await auto.close();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import {
   SeqNumMismatchError,
   type ReadRecord,
   type S2Basin,
+  type StreamConfig,
 } from "@s2-dev/streamstore";
 import { randomUUID } from "node:crypto";
 import { setTimeout } from "node:timers/promises";
@@ -66,6 +67,22 @@ const sdkEndpoints = (e: S2EndpointSettings) => ({
  * of the channel, only take a seqNum, and are never handed on.
  */
 const isCommand = (r: ReadRecord) => r.headers.length === 1 && r.headers[0]![0] === "";
+
+/**
+ * Every channel stream's configuration, set when the service makes the stream rather than left to
+ * the basin's defaults (S2's: records kept 7 days). The contract keeps records until they are
+ * trimmed or their session deleted (`recordRetention` and RECORD_RETENTION unset: kept; sessions
+ * may live a year or more), and the service applies its retention itself: the sweeper trims by
+ * `recordRetention` with S2 trim commands after moving the channel's head, and SESSION_RETENTION
+ * deletes the streams with the session. So S2 keeps records until trimmed (`infinite`), never by an
+ * age of its own, which would remove records below a head the service still shows (a silent gap,
+ * never RECORDS_TRIMMED); and never deletes a stream it finds empty, after which its seqNums would
+ * start again at 0 (`deleteOnEmpty` 0: off).
+ */
+export const S2_STREAM_CONFIG = {
+  retentionPolicy: { infinite: {} },
+  deleteOnEmpty: { minAgeSecs: 0 },
+} as const satisfies StreamConfig;
 
 /** The most one unary read returns, in metered bytes; also S2's largest record, so it always holds the next one. */
 const S2_READ_MAX_BYTES = 1024 * 1024;
@@ -160,6 +177,8 @@ export class S2StreamStore implements StreamStore {
   private sink: RecordSink = { put: (channel, records, matchSeqNum) => this.put(channel, records, matchSeqNum), tail: (channel) => this.tail(channel) };
 
   private endpoints: S2EndpointSettings;
+  /** Streams whose configuration could not be set after S2 made them (configureStream): tried again at their next append. */
+  private unconfigured = new Set<string>();
 
   constructor(private options: S2Options) {
     this.endpoints = options.endpoints ?? cloudEndpoints;
@@ -243,6 +262,9 @@ export class S2StreamStore implements StreamStore {
       let ack;
       try {
         ack = await attempt();
+        // The first records of a stream this append did not make: a basin with
+        // create_stream_on_append (or on read) may have made it with its own defaults.
+        if (ack.start.seqNum === 0 || this.unconfigured.has(streamName(channel))) await this.configureStream(channel);
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await this.createStream(channel);
@@ -255,13 +277,31 @@ export class S2StreamStore implements StreamStore {
     }
   }
 
-  /** Makes the channel's stream unless it is there (409: made already, by an append or an earlier grant). */
+  /**
+   * Makes the channel's stream, with S2_STREAM_CONFIG, unless it is there (409: made already, by
+   * an append or an earlier grant, with that configuration too).
+   */
   private async createStream(channel: ChannelKey) {
     try {
-      await this.basin.streams.create({ stream: streamName(channel) });
+      await this.basin.streams.create({ stream: streamName(channel), config: S2_STREAM_CONFIG });
     } catch (error) {
       // Another writer created it first.
       if (!(error instanceof S2Error && error.status === 409)) throw error;
+    }
+  }
+
+  /**
+   * Sets S2_STREAM_CONFIG on a stream that is there (idempotent: a stream the service made has it
+   * already). A failure does not fail the append, which is stored: the stream is tried again at its
+   * next append.
+   */
+  private async configureStream(channel: ChannelKey) {
+    const stream = streamName(channel);
+    try {
+      await this.basin.streams.reconfigure({ stream, ...S2_STREAM_CONFIG });
+      this.unconfigured.delete(stream);
+    } catch {
+      this.unconfigured.add(stream);
     }
   }
 

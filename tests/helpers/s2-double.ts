@@ -50,17 +50,40 @@ export interface IssuedToken {
   revoked?: boolean;
 }
 
-/** A stream: its records by seqNum (trimmed ones dropped), and where the records left begin. */
-type Stream = Rec[] & { trimmedBefore?: number };
+/** A stream's configuration as S2's API has it (snake_case), every field filled in. */
+export interface WireStreamConfig {
+  retention_policy: { age: number } | { infinite: Record<string, never> };
+  delete_on_empty: { min_age_secs: number };
+  [field: string]: unknown;
+}
+
+/** S2's own defaults for what neither the request nor the basin sets: records kept 7 days, delete-on-empty off. */
+const S2_DEFAULT_STREAM_CONFIG: WireStreamConfig = { retention_policy: { age: 7 * 24 * 3600 }, delete_on_empty: { min_age_secs: 0 } };
+
+/** A stream: its records by seqNum (trimmed ones dropped), where the records left begin, its configuration and birth (ms). */
+type Stream = Rec[] & { trimmedBefore?: number; config: WireStreamConfig; createdAt: number };
+
+/** The fields of a stream configuration given, over `base`: a field left out or null keeps base's. */
+const withConfig = (base: WireStreamConfig, given: Record<string, unknown> | null | undefined): WireStreamConfig => {
+  const out: WireStreamConfig = { ...base };
+  for (const [k, v] of Object.entries(given ?? {})) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+};
 
 export interface S2DoubleOptions {
   /** The basins that exist; default `test-basin`, the one `env` names. */
   basins?: string[];
+  /** The basins' create_stream_on_append: an append to a stream not there makes it, with the basin's default config; default false, as S2's. */
+  createStreamOnAppend?: boolean;
+  /** The basins' default stream config (snake_case, partial); default none: S2's defaults (7 days, delete-on-empty off). */
+  defaultStreamConfig?: Partial<WireStreamConfig>;
 }
 
 export async function startS2Double(accessToken: string, options: S2DoubleOptions = {}) {
   const basins = new Set(options.basins ?? ["test-basin"]);
   const streams = new Map<string, Stream>();
+  const basinDefault = withConfig(S2_DEFAULT_STREAM_CONFIG, options.defaultStreamConfig);
+  const newStream = (config: WireStreamConfig): Stream => Object.assign([], { config, createdAt: Date.now() });
   const waiters = new Map<string, Set<() => void>>();
   const issued: IssuedToken[] = [];
   const requests: string[] = [];
@@ -126,10 +149,16 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
         const b = await body(req);
         const k = key(basin, b.stream);
         if (streams.has(k)) return json(res, 409, { code: "resource_already_exists", message: "stream exists" });
-        streams.set(k, []);
+        streams.set(k, newStream(withConfig(basinDefault, b.config)));
         return json(res, 201, { name: b.stream, created_at: new Date().toISOString(), deleted_at: null });
       }
       const deleting = /^\/streams\/([^/]+)$/.exec(path);
+      const configured = deleting && streams.get(key(basin, decodeURIComponent(deleting[1]!)));
+      if (deleting && (req.method === "GET" || req.method === "PATCH")) {
+        if (!configured) return json(res, 404, { code: "stream_not_found", message: "no such stream" });
+        if (req.method === "PATCH") configured.config = withConfig(configured.config, await body(req));
+        return json(res, 200, configured.config);
+      }
       if (req.method === "DELETE" && deleting) {
         if (!streams.delete(key(basin, decodeURIComponent(deleting[1]!)))) return json(res, 404, { code: "stream_not_found", message: "no such stream" });
         res.writeHead(202);
@@ -138,6 +167,7 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
       const m = /^\/streams\/([^/]+)\/records(\/tail)?$/.exec(path);
       if (!m) return json(res, 404, { code: "not_found", message: path });
       const k = key(basin, decodeURIComponent(m[1]!));
+      if (!streams.has(k) && req.method === "POST" && options.createStreamOnAppend) streams.set(k, newStream(basinDefault));
       const recs = streams.get(k);
       if (!recs) return json(res, 404, { code: "stream_not_found", message: "no such stream" });
 
@@ -249,6 +279,22 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
     requests,
     /** Every unary read, in order: what was asked and how many records came back. */
     reads,
+    /** A stream's configuration as the double holds it (undefined: no such stream). */
+    streamConfig: (stream: string, basin = "test-basin") => streams.get(key(basin, stream))?.config,
+    /**
+     * Applies each stream's retention as S2 would at time `now` (ms): records older than an `age`
+     * policy go, and a stream left empty with delete-on-empty on (and at least that old) is deleted.
+     */
+    applyRetention(now: number) {
+      for (const [k, recs] of streams) {
+        const policy = recs.config.retention_policy;
+        if (!("age" in policy)) continue;
+        const keep = recs.findIndex((r) => r.seq_num >= (recs.trimmedBefore ?? 0) && r.timestamp >= now - policy.age * 1000);
+        recs.trimmedBefore = keep === -1 ? recs.length : keep;
+        const minAge = recs.config.delete_on_empty.min_age_secs;
+        if (recs.trimmedBefore === recs.length && minAge > 0 && now - recs.createdAt >= minAge * 1000) streams.delete(k);
+      }
+    },
     /** The next append is stored, then its connection dropped before the answer: a lost response. */
     loseNextAppendResponse() {
       failNextAppendAfterCommit = true;
