@@ -77,11 +77,18 @@ export class LiveAccess {
    */
   private bySession = new Map<string, Set<Cuttable>>();
   private unsubscribe: () => void;
-  /** Session signals heard so far, and the number of the last one of each session (the latest CHANGES_KEPT sessions). */
+  /** Session and key-change signals heard so far, and the number of the last one of each session (the latest CHANGES_KEPT sessions). */
   private heard = 0;
   private changes = new Map<string, number>();
   /** Changes numbered up to this one were dropped from `changes`: a mark before it must assume a change. */
   private forgotten = 0;
+  /**
+   * Per environment, the latest revocation heard (tokens issued before it are refused) and the
+   * number of the last change of its keys: a request authenticated before either was heard opens
+   * its guard after the signal went by, so the guard looks at them as it starts.
+   */
+  private revokedBefore = new Map<string, number>();
+  private keysChanged = new Map<string, number>();
 
   constructor(
     private signals: Signals,
@@ -109,6 +116,13 @@ export class LiveAccess {
     // session since the check. Otherwise nothing can have changed, and a subscription opens without
     // a read of its own.
     const { since } = caller;
+    // Revoked, or keys changed, between the request's authentication and now: those signals reached no guard.
+    const { credential } = caller.principal;
+    if (credential.kind === "token" && credential.issuedAt < (this.revokedBefore.get(environmentId) ?? 0)) {
+      guard.cut(unauthenticated("access token revoked"));
+      return guard;
+    }
+    if ((this.keysChanged.get(environmentId) ?? 0) > (since ?? 0)) this.checking([guard], this.reauthenticate([guard]));
     if (listening.ready) this.checking([guard], listening.ready.then(() => this.recheck(options.sessionId, [guard])));
     else if (since === undefined || since < this.forgotten || (this.changes.get(options.sessionId) ?? 0) > since) {
       this.checking([guard], this.recheck(options.sessionId, [guard]));
@@ -133,11 +147,13 @@ export class LiveAccess {
 
   private onSignal(signal: Signal) {
     if (signal.kind === "revoke") {
+      this.revokedBefore.set(signal.environmentId, Math.max(signal.before, this.revokedBefore.get(signal.environmentId) ?? 0));
       for (const guard of this.byEnvironment.get(signal.environmentId) ?? []) {
         const { credential } = guard.caller.principal;
         if (credential.kind === "token" && credential.issuedAt < signal.before) guard.cut(unauthenticated("access token revoked"));
       }
     } else if (signal.kind === "credentials") {
+      this.keysChanged.set(signal.environmentId, ++this.heard);
       const guards = [...(this.byEnvironment.get(signal.environmentId) ?? [])];
       if (guards.length === 0) return;
       // After the other handlers of this signal, so the authenticator's cache has been dropped.
