@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { APPEND, createAs, duringSubscribe, errorCodes, mintToken, outcome, REVOKE, unique } from "./helpers/attack.js";
+import type { Signal } from "../src/live/signals.js";
+import { APPEND, createAs, duringSubscribe, errorCodes, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
 import { subscribe, transports } from "./helpers/clients.js";
+import { twoNodes } from "./helpers/nodes.js";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
@@ -70,4 +72,76 @@ describe("a subscription opened as its secret key is rotated out (#15)", () => {
       sub.stop();
     }
   });
+});
+
+describe("two nodes: a subscription opened on one as the other revokes or renames (#15)", () => {
+  const nodes = twoNodes();
+  let admin: Gql;
+  let adminOnB: Gql;
+
+  beforeAll(async () => {
+    const env = await nodes.a.newEnvironment();
+    admin = env.gql;
+    adminOnB = gqlClient(nodes.b.url, env.secretKey);
+  });
+
+  /** Resolves once node A has heard a signal `matches` picks (from node B, over Redis). */
+  const heardOnA = (matches: (signal: Signal) => boolean) =>
+    new Promise<void>((resolve) => {
+      const stop = nodes.a.services.signals.subscribe((signal) => {
+        if (!matches(signal)) return;
+        stop();
+        resolve();
+      });
+    });
+
+  it("revoked on the other node, heard before the guard exists: ends UNAUTHENTICATED", async () => {
+    const name = unique("revoked-b");
+    const id = await createAs(admin, { externalId: name });
+    const token = await mintToken(admin, [`read:sessions:${name}`]);
+    const hook = duringSubscribe(nodes.a, id, async () => {
+      const heard = heardOnA((s) => s.kind === "revoke");
+      expect((await adminOnB(REVOKE)).errors).toBeUndefined();
+      await heard;
+    });
+    const sub = subscribe(nodes.a, "ws", token, RECORDS, { id: name, from: 0 });
+    try {
+      await hook.ran;
+      expect((await admin(APPEND, { id, io: "OUT", records: [{ data: "after the revocation" }] })).errors).toBeUndefined();
+      expect(await outcome(sub)).toBe("ended");
+      expect(sub.items).toEqual([]);
+      expect(errorCodes(sub)).toEqual(["UNAUTHENTICATED"]);
+    } finally {
+      hook.restore();
+      sub.stop();
+    }
+  });
+
+  for (const listened of [false, true]) {
+    it(`renamed on the other node while ${listened ? "another subscriber already listens to the session" : "nobody listens to the session"}: receives none of its records`, async () => {
+      const name = unique("renamed-b");
+      const id = await createAs(admin, { externalId: name });
+      const token = await mintToken(admin, [`read:sessions:${name}`]);
+      // A subscriber by friendly id (read:all) keeps node A listening to the session's topic, confirmed.
+      const bystander = listened ? subscribe(nodes.a, "ws", await mintToken(admin, ["read:all"]), RECORDS, { id }) : undefined;
+      if (bystander) await nodes.a.liveSubscribers({ sessionId: id, io: "OUT" });
+      const hook = duringSubscribe(nodes.a, id, async () => {
+        const heard = heardOnA((s) => s.kind === "session" && s.sessionId === id);
+        expect((await adminOnB(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined();
+        if (listened) await heard;
+      });
+      const sub = subscribe(nodes.a, "sse-distinct", token, RECORDS, { id: name, from: 0 });
+      try {
+        await hook.ran;
+        expect((await admin(APPEND, { id, io: "OUT", records: [{ data: "not yours" }] })).errors).toBeUndefined();
+        expect(await outcome(sub)).toBe("ended");
+        expect(sub.items).toEqual([]);
+        expect(errorCodes(sub)).toEqual(["FORBIDDEN"]);
+      } finally {
+        hook.restore();
+        sub.stop();
+        bystander?.stop();
+      }
+    });
+  }
 });
