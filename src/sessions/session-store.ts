@@ -31,10 +31,15 @@ export class SessionStore {
   constructor(private prisma: PrismaClient) {}
 
   /** A friendly id, or else the caller's own externalId. */
-  find(environmentId: string, ref: string): Promise<Session | null> {
+  /**
+   * Awaited here so callers hold a plain promise: Prisma's own keeps the Error it captured for its
+   * call site, and a request's session cache (held by a live subscription for its whole life) would
+   * keep that too, about 2 kB per subscription.
+   */
+  async find(environmentId: string, ref: string): Promise<Session | null> {
     return isSessionId(ref)
-      ? this.prisma.session.findFirst({ where: { id: ref, environmentId } })
-      : this.prisma.session.findUnique({ where: { environmentId_externalId: { environmentId, externalId: ref } } });
+      ? await this.prisma.session.findFirst({ where: { id: ref, environmentId } })
+      : await this.prisma.session.findUnique({ where: { environmentId_externalId: { environmentId, externalId: ref } } });
   }
 
   /** By friendly id in any environment: for checks that already know whose session it is. */

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 
-/** Starts `src/main.ts` in its own process, as `npm start` does, and waits for its listening line. */
+/** Starts the service in its own process exactly as `npm start` does, and waits for its listening line. */
 export function startProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
     env: { ...process.env, PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
