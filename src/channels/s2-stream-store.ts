@@ -111,6 +111,16 @@ export function decodeBody(body: string): unknown {
 const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);
 
 /**
+ * S2 too busy still after the SDK's retries (429 `rate_limited`, 502 `hot_server`, 503 while
+ * draining): answers that guarantee nothing was done, so the client is told to try again
+ * (RATE_LIMITED) rather than shown an internal error for an append that may or may not be stored.
+ */
+function throttled(error: unknown): ApiError | undefined {
+  if (!(error instanceof S2Error && error.origin === "server" && error.hasNoSideEffects())) return undefined;
+  return new ApiError("RATE_LIMITED", `S2 is busy with this channel (${error.code ?? error.status}): nothing was done; try again shortly`);
+}
+
+/**
  * The header that tags the first record of an append with an idempotency key with the append's own
  * id (a UUID): how a second try after a lost answer learns whether the first one was stored.
  */
@@ -273,7 +283,7 @@ export class S2StreamStore implements StreamStore {
       return { firstSeqNum: ack.start.seqNum, lastSeqNum: ack.end.seqNum - 1, tailSeqNum: ack.tail.seqNum };
     } catch (error) {
       if (error instanceof SeqNumMismatchError) throw seqNumMismatch(matchSeqNum ?? -1, error.expectedSeqNum);
-      throw error;
+      throw throttled(error) ?? error;
     }
   }
 
@@ -340,7 +350,7 @@ export class S2StreamStore implements StreamStore {
       return records;
     } catch (error) {
       if (isNotFound(error) || error instanceof RangeNotSatisfiableError) return records;
-      throw error;
+      throw throttled(error) ?? error;
     }
   }
 
@@ -363,7 +373,7 @@ export class S2StreamStore implements StreamStore {
       return (await this.stream(channel).checkTail()).tail.seqNum;
     } catch (error) {
       if (isNotFound(error)) return 0;
-      throw error;
+      throw throttled(error) ?? error;
     }
   }
 
