@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Redis } from "ioredis";
 import type { Signal } from "../src/live/signals.js";
 import { APPEND, createAs, duringSubscribe, errorCodes, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
 import { subscribe, transports } from "./helpers/clients.js";
@@ -114,6 +115,44 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
     } finally {
       hook.restore();
       sub.stop();
+    }
+  });
+
+  it("revoked and renamed while node A's Redis connection was down: its subscriptions end once it is back", async () => {
+    const revoking = await nodes.a.newEnvironment();
+    const revokedId = await createAs(revoking.gql, { externalId: unique("outage-revoked") });
+    const revokedSub = subscribe(nodes.a, "ws", await mintToken(revoking.gql, ["read:all"]), RECORDS, { id: revokedId });
+    const name = unique("outage-renamed");
+    const renamedId = await createAs(admin, { externalId: name });
+    const renamedSub = subscribe(nodes.a, "sse-distinct", await mintToken(admin, [`read:sessions:${name}`]), RECORDS, { id: name });
+    await nodes.a.liveSubscribers({ sessionId: revokedId, io: "OUT" });
+    await nodes.a.liveSubscribers({ sessionId: renamedId, io: "OUT" });
+
+    // Node A's subscriber connection drops and comes back a while later (a Redis failover, a
+    // network blip); what node B says meanwhile never reaches it.
+    const subscriber = (nodes.a.services.signals as unknown as { subscriber: Redis }).subscriber;
+    const retry = subscriber.options.retryStrategy;
+    subscriber.options.retryStrategy = () => 1_500;
+    // Back, and its subscriptions with it.
+    const back = heardOnA((s) => s.kind === "missed");
+    try {
+      subscriber.disconnect(true);
+      expect((await gqlClient(nodes.b.url, revoking.secretKey)(REVOKE)).errors).toBeUndefined();
+      expect((await adminOnB(RENAME, { id: renamedId, name: unique("elsewhere") })).errors).toBeUndefined();
+      expect(subscriber.status).not.toBe("ready");
+      await back;
+    } finally {
+      subscriber.options.retryStrategy = retry;
+    }
+    try {
+      expect((await revoking.gql(APPEND, { id: revokedId, io: "OUT", records: [{ data: "after the revocation" }] })).errors).toBeUndefined();
+      expect((await admin(APPEND, { id: renamedId, io: "OUT", records: [{ data: "not yours" }] })).errors).toBeUndefined();
+      expect(await Promise.all([outcome(revokedSub), outcome(renamedSub)])).toEqual(["ended", "ended"]);
+      expect([revokedSub.items, renamedSub.items]).toEqual([[], []]);
+      expect([errorCodes(revokedSub), errorCodes(renamedSub)]).toEqual([["UNAUTHENTICATED"], ["FORBIDDEN"]]);
+    } finally {
+      revokedSub.stop();
+      renamedSub.stop();
     }
   });
 

@@ -41,7 +41,8 @@ export async function openAuthServices(config: Config, db: Database, signals: Si
       ? await CredentialListener.start(config.DATABASE_URL, {
           // LocalSignals without Redis: this reaches this process's handlers only, so nothing loops.
           onSignal: (signal) => signals.publish(signal),
-          onReconnect: () => authenticator.forgetAll(),
+          // Revocations sent meanwhile were missed: the cache is dropped and live subscriptions check again.
+          onReconnect: () => signals.publish({ kind: "missed" }),
           onError: (error) => logger.error({ err: error }, "credential signals"),
         })
       : undefined;

@@ -89,6 +89,8 @@ export class LiveAccess {
    */
   private revokedBefore = new Map<string, number>();
   private keysChanged = new Map<string, number>();
+  /** The mark of the last time other processes' signals may have been missed: as a change of every session and key. */
+  private missed = 0;
 
   constructor(
     private signals: Signals,
@@ -122,7 +124,7 @@ export class LiveAccess {
       guard.cut(unauthenticated("access token revoked"));
       return guard;
     }
-    if ((this.keysChanged.get(environmentId) ?? 0) > (since ?? 0)) this.checking([guard], this.reauthenticate([guard]));
+    if (Math.max(this.keysChanged.get(environmentId) ?? 0, this.missed) > (since ?? 0)) this.checking([guard], this.reauthenticate([guard]));
     if (listening.ready) this.checking([guard], listening.ready.then(() => this.recheck(options.sessionId, [guard])));
     else if (since === undefined || since < this.forgotten || (this.changes.get(options.sessionId) ?? 0) > since) {
       this.checking([guard], this.recheck(options.sessionId, [guard]));
@@ -159,6 +161,16 @@ export class LiveAccess {
       // After the other handlers of this signal, so the authenticator's cache has been dropped.
       const check = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.reauthenticate(guards));
       this.checking(guards, check);
+    } else if (signal.kind === "missed") {
+      // A revocation, a key change, a rename or a delete may have gone by unheard: every guard
+      // authenticates again and every session is read again, and guards of requests checked before
+      // now do the same as they start.
+      this.missed = this.forgotten = ++this.heard;
+      const all = [...this.byEnvironment.values()].flatMap((guards) => [...guards]);
+      if (all.length === 0) return;
+      // After the other handlers of this signal, so the authenticator's cache has been dropped.
+      this.checking(all, new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.reauthenticate(all)));
+      for (const [sessionId, guards] of this.bySession) this.checking([...guards], this.recheck(sessionId, [...guards]));
     } else if (signal.kind === "session") {
       this.noteChange(signal.sessionId);
       const guards = [...(this.bySession.get(signal.sessionId) ?? [])];

@@ -114,6 +114,8 @@ export class Authenticator {
     } else if (signal.kind === "credentials") {
       this.environments.invalidate((id) => id === signal.environmentId);
       this.secretKeys.invalidate((_hash, key) => key.environmentId === signal.environmentId);
+    } else if (signal.kind === "missed") {
+      this.forgetAll();
     }
   }
 

@@ -16,7 +16,14 @@ const signalSchema = z.discriminatedUnion("kind", [
   /** The environment's secret keys or signing keys changed: cached credentials must be read again. */
   z.object({ kind: z.literal("credentials"), environmentId: z.string() }),
 ]);
-export type Signal = z.infer<typeof signalSchema>;
+/**
+ * Said by a process to itself only, never sent: signals of other processes may have been missed
+ * (its connection to them was lost and is back). Whoever relies on them looks again.
+ */
+export interface MissedSignal {
+  kind: "missed";
+}
+export type Signal = z.infer<typeof signalSchema> | MissedSignal;
 export type SignalHandler = (signal: Signal) => void;
 
 /**
@@ -124,6 +131,14 @@ export class RedisSignals extends LocalSignals {
         onError(error);
       }
     });
+    // ioredis reconnects and subscribes again by itself, but what was sent meanwhile is lost: a
+    // revocation, a rename. Once a command sent after its resubscriptions (made right after this
+    // event) is answered, they are in place, and this process's handlers are told to look again.
+    subscriber.on("ready", () => {
+      setImmediate(() => {
+        subscriber.subscribe(CHANNEL).then(() => super.publish({ kind: "missed" }), onError);
+      });
+    });
   }
 
   static async connect(redis: Redis, onError: (error: unknown) => void) {
@@ -135,6 +150,7 @@ export class RedisSignals extends LocalSignals {
 
   override publish(signal: Signal) {
     super.publish(signal);
+    if (signal.kind === "missed") return;
     this.publisher.publish(channelOf(topicOf(signal)), JSON.stringify({ origin: this.origin, signal })).catch(this.onError);
   }
 

@@ -14,6 +14,8 @@ export class Watchers {
 
   constructor(private signals: Signals) {
     this.unsubscribe = signals.subscribe((signal) => {
+      // Other processes' changes may have gone unheard: every watcher reads its thing again.
+      if (signal.kind === "missed") for (const set of this.watchers.values()) for (const q of set) q.push();
       const topic = topicOf(signal);
       if (topic === undefined) return;
       for (const q of this.watchers.get(topic) ?? []) q.push();

@@ -55,9 +55,10 @@ export function duringSubscribe(server: TestServer, sessionId: string, meanwhile
   };
 }
 
-/** How a subscription turned out within `ms` after `poke` (e.g. an append it must not receive). */
+/** How a subscription that must receive nothing turned out within `ms`: ended, or still open, or it received something. */
 export async function outcome(sub: Received<unknown>, ms = 5_000): Promise<"ended" | "leaked" | "open"> {
-  return Promise.race([sub.done.then(() => "ended" as const), sub.waitFor(sub.items.length + 1, ms).then(() => "leaked" as const, () => "open" as const)]);
+  if (sub.items.length > 0) return "leaked";
+  return Promise.race([sub.done.then(() => "ended" as const), sub.waitFor(1, ms).then(() => "leaked" as const, () => "open" as const)]);
 }
 
 export const errorCodes = (sub: Received<unknown>) => sub.errors.map((e) => (e as { extensions?: { code?: string } }).extensions?.code);
