@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { Redis } from "ioredis";
 import type { Signal } from "../src/live/signals.js";
 import { APPEND, createAs, duringSubscribe, errorCodes, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
-import { subscribe, transports } from "./helpers/clients.js";
+import { subscribe, transports, type Received } from "./helpers/clients.js";
+import { redisUrl } from "./helpers/backends.js";
 import { twoNodes } from "./helpers/nodes.js";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
@@ -153,6 +154,54 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
     } finally {
       revokedSub.stop();
       renamedSub.stop();
+    }
+  });
+
+  it("subscriptions cut off as they open leave no topic listened to, no follower, no watch (#12)", { timeout: 120_000 }, async () => {
+    const redis = new Redis(redisUrl());
+    const topicsHeard = async () => ((await redis.pubsub("CHANNELS", "sessions:signals:*")) as string[]).length;
+    try {
+      const name = unique("churn");
+      const id = await createAs(admin, { externalId: name });
+      const waitpoint = (await admin(`mutation($id: ID!) { createSessionWaitpoint(input: { session: $id }) { waitpoint { id } } }`, { id })).data!
+        .createSessionWaitpoint.waitpoint.id as string;
+      const baseline = await topicsHeard();
+      const token = await mintToken(admin, [`read:sessions:${name}`]);
+      const stranger = await mintToken(admin, ["read:sessions:someone-else"]);
+      const operations: [string, string, Record<string, unknown>][] = [
+        [token, RECORDS, { id: name }],
+        [token, RECORDS, { id: name, from: 0 }],
+        [token, `subscription($id: ID!) { sessionChanged(id: $id) { id } }`, { id: name }],
+        [token, `subscription($id: ID!) { waitpointChanged(id: $id) { id status } }`, { id: waitpoint }],
+        [token, `subscription($id: ID!) { waitpointChanged(id: $id) { id } }`, { id: "waitpoint_doesnotexist0000000000" }],
+        [stranger, RECORDS, { id }],
+        [stranger, `subscription($id: ID!) { waitpointChanged(id: $id) { id } }`, { id: waitpoint }],
+      ];
+      const subs: Received<unknown>[] = [];
+      const cut: Promise<void>[] = [];
+      for (let round = 0; round < 6; round++) {
+        for (const [i, [credential, query, variables]] of operations.entries()) {
+          // Over SSE: a WebSocket client disposed while it connects fails in this process, not the server's.
+          const sub = subscribe(nodes.a, (round + i) % 2 === 0 ? "sse-distinct" : "sse-single", credential, query, variables);
+          subs.push(sub);
+          // Cut at every point of its opening: before it is sent, while it is checked, once it is live.
+          cut.push(new Promise((resolve) => setTimeout(() => resolve(sub.stop()), (round * 7 + i * 3) % 40)));
+        }
+      }
+      await Promise.all(cut);
+      const { fanout, sessionWatch, waitpoints } = nodes.a.services;
+      await vi.waitFor(
+        async () => {
+          expect({ topics: await topicsHeard(), followers: fanout.followerCount, watches: sessionWatch.size + waitpoints.watchCount }).toEqual({
+            topics: baseline,
+            followers: 0,
+            watches: 0,
+          });
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+    } finally {
+      redis.disconnect();
     }
   });
 
