@@ -1,5 +1,5 @@
 // `npm run bench`: prints a table and writes bench/results/latest.json. Sections: delivery, fanout,
-// capacity, throughput, resume, lag, lists, chat, callbacks
+// capacity, throughput, resume, nodes, lag, lists, chat, callbacks
 // (all by default; name some to run only those, e.g. `npm run bench -- lists`).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { idleSubscribers } from "./capacity.js";
@@ -8,6 +8,8 @@ import { resumeCost } from "./resume.js";
 import { appendThroughput } from "./throughput.js";
 import { listLatency } from "./list-latency.js";
 import { replicationLag } from "./replication-lag.js";
+import { threeNodes } from "./nodes.js";
+import type { Summary } from "./stats.js";
 
 const wanted = new Set(process.argv.slice(2));
 const run = (name: string) => wanted.size === 0 || wanted.has(name);
@@ -72,6 +74,16 @@ if (run("lag")) {
   results.replication = lag;
   console.log("\nReplication lag (PostgreSQL commit → ClickHouse), target p99 ≤ 1000 ms");
   console.table([{ "writes/s": lag.writesPerSecond, rows: lag.rows, "lag p50 ms": fmt(lag.lagP50Ms), "lag p99 ms": fmt(lag.lagP99Ms), batches: lag.batches }]);
+}
+
+if (run("nodes")) {
+  const nodes = await threeNodes({ subscribers: 3_000, appends: 20, gapMs: 500 });
+  results.nodes = nodes;
+  console.log("\nThree nodes sharing PostgreSQL and Redis, 3,000 WebSocket subscribers spread over them, appends through the first; then the second is killed (SIGKILL)");
+  console.log(`goal: ${nodes.goal}`);
+  const row = (what: string, s: Summary) => ({ what, n: s.n, p50Ms: fmt(s.p50), p99Ms: fmt(s.p99) });
+  console.table([row("delivery, same node", nodes.sameNode), row("delivery, other node", nodes.otherNode), row(`reconnect after the kill (${nodes.moved} subscribers)`, nodes.reconnect)]);
+  console.table([{ gaps: nodes.gaps, duplicates: nodes.duplicates }]);
 }
 
 if (run("lists")) {
