@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Redis } from "ioredis";
 import type { Signal } from "../src/live/signals.js";
-import { APPEND, createAs, duringSubscribe, errorCodes, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
+import { APPEND, CLOSE, createAs, duringSubscribe, errorCodes, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
 import { subscribe, transports, type Received } from "./helpers/clients.js";
 import { redisUrl } from "./helpers/backends.js";
+import { startS2Double } from "./helpers/s2-double.js";
 import { twoNodes } from "./helpers/nodes.js";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
-import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
+import { codes, gqlClient, startServer, type Gql, type GraphQLResponse, type TestServer } from "./helpers/test-server.js";
 
 /**
  * Second hostile pass (issues #14, #15, #16, #12): every public access token is held by an
@@ -21,7 +22,7 @@ let server: TestServer;
 let gql: Gql;
 
 beforeAll(async () => {
-  server = await startServer("pglite");
+  server = await startServer("pglite", { CALLBACK_ALLOWED_HOSTS: "127.0.0.1" });
   ({ gql } = await server.newEnvironment());
 }, 180_000);
 afterAll(() => server?.close());
@@ -73,6 +74,39 @@ describe("a subscription opened as its secret key is rotated out (#15)", () => {
       hook.restore();
       sub.stop();
     }
+  });
+});
+
+describe("an agent's callback waitpoint seen with a page's token (#16)", () => {
+  const FIELDS = `id status callback { url status attempts lastError }`;
+  it("shows no callback by waitpoint, node or waitpointChanged, before and after it completes", async () => {
+    const name = unique("callback-hidden");
+    const id = await createAs(gql, { externalId: name });
+    const url = "http://127.0.0.1:9/hook?secret=agent-only";
+    const created = await gql(`mutation($id: ID!, $url: String!) { createSessionWaitpoint(input: { session: $id, callbackUrl: $url }) { waitpoint { id } } }`, { id, url });
+    expect(created.errors).toBeUndefined();
+    const waitpoint = created.data!.createSessionWaitpoint.waitpoint.id as string;
+    const token = await mintToken(gql, [`admin:sessions:${name}`, "read:all"]);
+    const page = gqlClient(server.url, token);
+    const subs = (["ws", "sse-distinct"] as const).map((t) =>
+      subscribe(server, t, token, `subscription($id: ID!) { waitpointChanged(id: $id) { ${FIELDS} } }`, { id: waitpoint }),
+    );
+    const asked = [
+      await page(`query($id: ID!) { waitpoint(id: $id) { ${FIELDS} } }`, { id: waitpoint }),
+      await page(`query($id: ID!) { node(id: $id) { ... on Waitpoint { ${FIELDS} } } }`, { id: waitpoint }),
+      await page(`query($id: ID!) { node(id: $id) { ... on Waitpoint { session { id } callback { url } } } }`, { id: waitpoint }),
+    ];
+    for (const sub of subs) await sub.waitFor(1);
+    // The page completes it: the callback becomes due, is attempted (and fails: nothing listens).
+    expect((await page(APPEND, { id: name, io: "IN", records: [{ data: "go" }] })).errors).toBeUndefined();
+    for (const sub of subs) await sub.waitFor(2);
+    for (const sub of subs) sub.stop();
+    const seen = JSON.stringify([asked, subs.map((s) => [s.items, s.errors])]);
+    expect(seen).not.toContain("agent-only");
+    expect(seen).not.toContain("127.0.0.1:9");
+    expect(asked[0]!.data!.waitpoint).toMatchObject({ id: waitpoint, callback: null });
+    // The secret key still sees it.
+    expect((await gql(`query($id: ID!) { waitpoint(id: $id) { callback { url } } }`, { id: waitpoint })).data!.waitpoint.callback.url).toBe(url);
   });
 });
 
@@ -229,6 +263,64 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
         hook.restore();
         sub.stop();
         bystander?.stop();
+      }
+    });
+  }
+});
+
+describe("direct channel access handed out as its rights end (#15)", () => {
+  let s2: TestServer;
+  let double: Awaited<ReturnType<typeof startS2Double>>;
+  let admin: Gql;
+
+  beforeAll(async () => {
+    double = await startS2Double("s2-root-token");
+    s2 = await startServer("pglite", double.env);
+    admin = (await s2.newEnvironment()).gql;
+  }, 180_000);
+  afterAll(async () => {
+    await s2?.close();
+    await double?.close();
+  });
+
+  const changes: [string, (id: string) => Promise<void>, string | undefined][] = [
+    ["the token is revoked", async () => void expect((await admin(REVOKE)).errors).toBeUndefined(), "UNAUTHENTICATED"],
+    ["the session is renamed away from the token's name", async (id) => void expect((await admin(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined(), "NOT_FOUND"],
+    // Closed: read access is still the page's, as for one asked a moment later.
+    ["the session is closed", async (id) => void expect((await admin(CLOSE, { id })).errors).toBeUndefined(), undefined],
+  ];
+  for (const [change, make, refusal] of changes) {
+    it(`a stream token issued while ${change} is revoked at the store`, async () => {
+      const name = unique("direct");
+      const id = await createAs(admin, { externalId: name });
+      const page = gqlClient(s2.url, await mintToken(admin, [`input:sessions:${name}`]));
+      // The change lands after the page's request was checked, before its grant is recorded.
+      const grants = s2.services.accessGrants;
+      const original = grants.issue;
+      let made = false;
+      grants.issue = async (...args: Parameters<typeof grants.issue>) => {
+        if (!made && args[2].sessionId === id) {
+          made = true;
+          await make(id);
+        }
+        return original.apply(grants, args);
+      };
+      let r: GraphQLResponse;
+      try {
+        r = await page(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { accessToken } }`, { id: name });
+      } finally {
+        grants.issue = original;
+      }
+      expect(made).toBe(true);
+      expect(codes(r)).toEqual(refusal ? [refusal] : []);
+      const forSession = double.issued.filter((t) => JSON.stringify(t.scope).includes(`sessions/${id}/`));
+      expect(forSession.length).toBeGreaterThan(0);
+      // Nothing that still works was given under rights that had ended: no write to a closed session, nothing after a revocation or a rename.
+      const live = forSession.filter((t) => !t.revoked);
+      if (refusal) expect(live).toEqual([]);
+      else {
+        expect(live.map((t) => t.token)).toEqual([r.data!.initializeSessionChannel.accessToken]);
+        expect(JSON.stringify(live[0]!.scope)).not.toContain("append");
       }
     });
   }

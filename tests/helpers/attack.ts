@@ -8,6 +8,7 @@ export const APPEND = `mutation($id: ID!, $io: SessionIO!, $records: [AppendReco
 export const MINT = `mutation($s: [String!]!, $e: String) { createPublicAccessToken(scopes: $s, expiresIn: $e) { token } }`;
 export const REVOKE = `mutation { revokePublicAccessTokens { revokedBefore } }`;
 export const RENAME = `mutation($id: ID!, $name: String) { updateSession(id: $id, input: { externalId: $name }) { id externalId } }`;
+export const CLOSE = `mutation($id: ID!) { closeSession(id: $id) { id status } }`;
 export const DELETE = `mutation($id: ID!) { deleteSession(id: $id) { id deleted } }`;
 
 export const unique = (prefix: string) => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;

@@ -1,8 +1,8 @@
-import { appendAction, audit, can, canNamed } from "../../auth/index.js";
+import { appendAction, audit, can, canNamed, type Principal } from "../../auth/index.js";
 import type { ChannelKey, SessionIO } from "../../channels/index.js";
-import { badInput, recordsTrimmed } from "../../errors/index.js";
+import { badInput, notFound, recordsTrimmed, unauthenticated } from "../../errors/index.js";
 import { limits } from "../../limits.js";
-import { sessionStatus } from "../../sessions/index.js";
+import { sessionStatus, type Session } from "../../sessions/index.js";
 import type { Context } from "../context.js";
 import { environmentId, liveCaller, principal } from "./common.js";
 import { requireSession } from "./sessions.js";
@@ -57,17 +57,38 @@ export async function appendToSession(
  * past the session's expiry).
  */
 export async function initializeSessionChannel(ctx: Context, ref: string, io: SessionIO) {
-  const session = await requireSession(ctx, ref);
   const caller = principal(ctx);
   const { grants, credential } = caller;
-  // Recorded, so that a close, a rename or a revocation revokes it at the store (ChannelAccessGrants).
-  const ops = can(grants, appendAction(io), session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
-  const ends = [Date.now() + limits.channelAccessTtlMs];
-  if (credential.kind === "token") ends.push(credential.expiresAt);
-  if (ops === "write" && session.expiresAt) ends.push(session.expiresAt.getTime());
-  const access = await ctx.services.accessGrants.issue(caller, session.environmentId, { sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
-  return { io, ...access, basin: access.basin ?? null, endpoint: access.endpoint ?? null, accessToken: access.accessToken ?? null, expiresAt: access.expiresAt ?? null };
+  let session = await requireSession(ctx, ref);
+  for (;;) {
+    // Recorded, so that a close, a rename or a revocation revokes it at the store (ChannelAccessGrants).
+    const ops = directOps(caller, session, io);
+    const ends = [Date.now() + limits.channelAccessTtlMs];
+    if (credential.kind === "token") ends.push(credential.expiresAt);
+    if (ops === "write" && session.expiresAt) ends.push(session.expiresAt.getTime());
+    const access = await ctx.services.accessGrants.issue(caller, session.environmentId, { sessionId: session.id, io }, ops, new Date(Math.min(...ends)));
+    const shaped = { io, ...access, basin: access.basin ?? null, endpoint: access.endpoint ?? null, accessToken: access.accessToken ?? null, expiresAt: access.expiresAt ?? null };
+    if (!access.grantId) return shaped;
+    // A close, rename or revocation committed while this was issued revoked the grants recorded by
+    // then, not this one: now that it is recorded, the rights it was given under are read again.
+    const [now, environment] = await Promise.all([
+      ctx.services.sessions.find(session.environmentId, session.id),
+      ctx.services.prisma.environment.findUnique({ where: { id: session.environmentId }, select: { tokensRevokedBefore: true } }),
+    ]);
+    const revoked = credential.kind === "token" && credential.issuedAt < (environment?.tokensRevokedBefore?.getTime() ?? 0);
+    const readable = now !== null && can(grants, "read", now);
+    if (!revoked && readable && (ops === "read" || directOps(caller, now, io) === "write")) return shaped;
+    await ctx.services.accessGrants.revoke({ id: access.grantId });
+    if (revoked) throw unauthenticated("access token revoked");
+    if (!readable) throw notFound(`session ${JSON.stringify(ref)}`);
+    // Closed meanwhile: read access, as it would have been a moment later.
+    session = now;
+  }
 }
+
+/** What direct access to a channel of `session` may do for `caller`: what appending through the API needs, on a session that takes writes. */
+const directOps = ({ grants }: Principal, session: Session, io: SessionIO) =>
+  can(grants, appendAction(io), session) && sessionStatus(session) === "ACTIVE" ? "write" : "read";
 
 export async function subscribeRecords(ctx: Context, args: { id: string; io: SessionIO; fromSeqNum?: number | null }) {
   const session = await requireSession(ctx, args.id);
