@@ -10,7 +10,7 @@ const MiB = 1024 * 1024;
 
 /**
  * A test double of the part of S2's REST API that @s2-dev/streamstore uses over fetch (HTTP/1.1):
- * create, configure and delete stream, append (JSON, or protobuf for batches with bytes records;
+ * create and delete basin, create, configure and delete stream, append (JSON, or protobuf for batches with bytes records;
  * with match_seq_num), read (JSON, and SSE read sessions with batch, ping and error events; from a
  * seq_num, a timestamp or a tail offset), check tail, issue and revoke access tokens.
  *
@@ -104,6 +104,8 @@ interface Route {
   s2op: S2Op;
   stream?: string;
   tokenId?: string;
+  /** The basin an account operation names. */
+  basin?: string;
   /** Whether the operation is the basin's (needs the basin to exist and be in scope). */
   inBasin: boolean;
 }
@@ -111,7 +113,10 @@ interface Route {
 function route(method: string, path: string): Route | undefined {
   const name = (m: RegExpExecArray) => decodeURIComponent(m[1]!);
   if (path === "/access-tokens" && method === "POST") return { op: "IssueAccessToken", s2op: "issue-access-token", inBasin: false };
-  let m = /^\/access-tokens\/([^/]+)$/.exec(path);
+  if (path === "/basins" && method === "POST") return { op: "CreateBasin", s2op: "create-basin", inBasin: false };
+  let m = /^\/basins\/([^/]+)$/.exec(path);
+  if (m && method === "DELETE") return { op: "DeleteBasin", s2op: "delete-basin", basin: name(m), inBasin: false };
+  m = /^\/access-tokens\/([^/]+)$/.exec(path);
   if (m && method === "DELETE") return { op: "RevokeAccessToken", s2op: "revoke-access-token", tokenId: name(m), inBasin: false };
   if (path === "/streams" && method === "POST") return { op: "CreateStream", s2op: "create-stream", inBasin: true };
   m = /^\/streams\/([^/]+)$/.exec(path);
@@ -136,9 +141,11 @@ interface Fault {
 
 export async function startS2Double(accessToken: string, options: S2DoubleOptions = {}) {
   const spec = s2Spec();
-  const basins = new Set(options.basins ?? ["test-basin"]);
+  /** Each basin's create_stream_on_append and default stream config. */
+  const basins = new Map<string, { createStreamOnAppend: boolean; defaultConfig: WireStreamConfig }>();
+  const given = { createStreamOnAppend: options.createStreamOnAppend ?? false, defaultConfig: withConfig(S2_DEFAULT_STREAM_CONFIG, options.defaultStreamConfig) };
+  for (const name of options.basins ?? ["test-basin"]) basins.set(name, given);
   const streams = new Map<string, Stream>();
-  const basinDefault = withConfig(S2_DEFAULT_STREAM_CONFIG, options.defaultStreamConfig);
   const newStream = (config: WireStreamConfig): Stream => Object.assign([], { config, createdAt: now() });
   const waiters = new Map<string, Set<() => void>>();
   const issued: IssuedToken[] = [];
@@ -233,6 +240,21 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
         issued.push({ id: b.id, token: t, scope: b.scope, ...(Number.isFinite(expires) && { expires_at: new Date(expires).toISOString() }) });
         return reply(201, { access_token: t });
       }
+      if (r.op === "CreateBasin") {
+        const b = (await json()) as { basin: string; config?: { create_stream_on_append?: boolean; default_stream_config?: Record<string, unknown> | null } | null };
+        const denied = refusal(token.scope, r.s2op, { basin: b.basin });
+        if (denied) return reply(403, { code: "permission_denied", message: denied });
+        if (basins.has(b.basin)) return reply(409, { code: "resource_already_exists", message: "basin exists" });
+        basins.set(b.basin, { createStreamOnAppend: b.config?.create_stream_on_append ?? false, defaultConfig: withConfig(S2_DEFAULT_STREAM_CONFIG, b.config?.default_stream_config) });
+        return reply(201, { name: b.basin, created_at: new Date(now()).toISOString() });
+      }
+      if (r.op === "DeleteBasin") {
+        const denied = refusal(token.scope, r.s2op, { basin: r.basin });
+        if (denied) return reply(403, { code: "permission_denied", message: denied });
+        if (!basins.delete(r.basin!)) return reply(404, { code: "basin_not_found", message: `no basin ${r.basin}` });
+        for (const k of [...streams.keys()]) if (k.startsWith(`${r.basin}/`)) streams.delete(k);
+        return reply(202);
+      }
       if (r.op === "RevokeAccessToken") {
         const denied = refusal(token.scope, r.s2op, { tokenId: r.tokenId });
         if (denied) return reply(403, { code: "permission_denied", message: denied });
@@ -246,15 +268,16 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
       const stream = r.stream ?? created!.stream;
       const denied = refusal(token.scope, r.s2op, { basin, stream });
       if (denied) return reply(403, { code: "permission_denied", message: denied });
-      if (!basins.has(basin)) return reply(404, { code: "basin_not_found", message: `no basin ${basin}` });
+      const settings = basins.get(basin);
+      if (!settings) return reply(404, { code: "basin_not_found", message: `no basin ${basin}` });
       const k = key(basin, stream);
 
       if (created) {
         if (streams.has(k)) return reply(409, { code: "resource_already_exists", message: "stream exists" });
-        streams.set(k, newStream(withConfig(basinDefault, created.config)));
+        streams.set(k, newStream(withConfig(settings.defaultConfig, created.config)));
         return reply(201, { name: stream, created_at: new Date(now()).toISOString(), deleted_at: null });
       }
-      if (!streams.has(k) && r.op === "Append" && options.createStreamOnAppend) streams.set(k, newStream(basinDefault));
+      if (!streams.has(k) && r.op === "Append" && settings.createStreamOnAppend) streams.set(k, newStream(settings.defaultConfig));
       const recs = streams.get(k);
       if (!recs) return reply(404, { code: "stream_not_found", message: "no such stream" });
 

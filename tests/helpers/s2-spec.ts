@@ -95,6 +95,8 @@ function definitions(): Record<string, Schema> {
  * request, `{name}Responses` and `{name}Errors` the answers by status).
  */
 export type S2Operation =
+  | "CreateBasin"
+  | "DeleteBasin"
   | "IssueAccessToken"
   | "RevokeAccessToken"
   | "CreateStream"
