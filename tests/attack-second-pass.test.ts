@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { AppendInput, AppendRecord, S2 } from "@s2-dev/streamstore";
 import { Redis } from "ioredis";
 import type { Signal } from "../src/live/signals.js";
 import { APPEND, CLOSE, createAs, duringSubscribe, errorCodes, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
@@ -324,4 +325,54 @@ describe("direct channel access handed out as its rights end (#15)", () => {
       }
     });
   }
+
+  const WAIT = `mutation($id: ID!, $after: SeqNum) { createSessionWaitpoint(input: { session: $id, afterSeqNum: $after, timeout: "1h" }) { waitpoint { id status } } }`;
+  const completes = (waitpoint: string) =>
+    vi.waitFor(
+      async () => {
+        const r = await admin(`query($id: ID!) { waitpoint(id: $id) { status record { seqNum } } }`, { id: waitpoint });
+        expect(r.data!.waitpoint).toEqual({ status: "COMPLETED", record: { seqNum: 0 } });
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+
+  it("a page's record with the NUL character in a string completes the agent's waitpoint (#14, #16)", async () => {
+    const name = unique("nul");
+    const id = await createAs(admin, { externalId: name });
+    const waitpoint = (await admin(WAIT, { id, after: 0 })).data!.createSessionWaitpoint.waitpoint.id as string;
+    const page = gqlClient(s2.url, await mintToken(admin, [`input:sessions:${name}`]));
+    const message = { type: "chat.message", message: { id: "m1", role: "user", parts: [{ type: "text", text: "a\u0000b" }] } };
+    expect((await page(APPEND, { id: name, io: "IN", records: [{ data: message }] })).errors).toBeUndefined();
+    await completes(waitpoint);
+  });
+
+
+  it("a page's direct write of JSON nested too deep, or with escapes jsonb refuses, is read as its text and completes the agent's waitpoint (#14, #16)", async () => {
+    const bodies = ["[".repeat(100_000) + "]".repeat(100_000), JSON.stringify({ text: "lone \ud800 surrogate" }), `{"text":"nul \\u0000 byte \u0000"}`];
+    for (const body of bodies) {
+      const name = unique("direct-deep");
+      const id = await createAs(admin, { externalId: name });
+      const waitpoint = (await admin(WAIT, { id, after: 0 })).data!.createSessionWaitpoint.waitpoint.id as string;
+      const page = gqlClient(s2.url, await mintToken(admin, [`input:sessions:${name}`]));
+      const access = (await page(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { basin stream endpoint accessToken } }`, { id: name })).data!
+        .initializeSessionChannel;
+      const stream = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint } })
+        .basin(access.basin)
+        .stream(access.stream, { forceTransport: "fetch" });
+      await stream.append(AppendInput.create([AppendRecord.string({ body })]));
+      // The agent reads in, live and stored, and is woken by its waitpoint.
+      const read = await admin(`query($id: ID!) { session(id: $id) { in { records { seqNum data } } } }`, { id });
+      expect(read.errors, body.slice(0, 40)).toBeUndefined();
+      expect(read.data!.session.in.records).toHaveLength(1);
+      const sub = subscribe(s2, "ws", (await mintToken(admin, ["read:all"])), `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum } }`, { id });
+      try {
+        expect(await sub.waitFor(1)).toEqual([{ seqNum: 0 }]);
+      } finally {
+        sub.stop();
+      }
+      await completes(waitpoint);
+    }
+  });
+
 });
+

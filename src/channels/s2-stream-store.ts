@@ -14,6 +14,8 @@ import {
 import { randomUUID } from "node:crypto";
 import { setTimeout } from "node:timers/promises";
 import type { Sql } from "../db/index.js";
+import { limits } from "../limits.js";
+import { jsonProblem } from "../text.js";
 import { ApiError, recordsTrimmed, seqNumMismatch } from "../errors/index.js";
 import type { AppendGuard, RecordSink } from "./append-guard.js";
 import { ChannelHeads } from "./channel-heads.js";
@@ -99,13 +101,20 @@ const isNotFound = (e: unknown) => e instanceof S2Error && e.code === "stream_no
 /**
  * A record body as a value: its JSON, or, for a body that is not JSON (written straight to S2 by a
  * client holding a write token), its text. Readers and followers never fail on a record.
+ * JSON the API would refuse (nested deeper than limits.jsonDepth, lone surrogates) is its text
+ * too: nested a hundred thousand deep it overflowed the stack of every encoding of it (every read
+ * of the channel, the agent's included, failed), and jsonb refuses a lone surrogate (the waitpoint
+ * it completes could not). Small bodies can be neither, so only others are walked.
  */
 export function decodeBody(body: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(body) as unknown;
+    value = JSON.parse(body) as unknown;
   } catch {
     return body;
   }
+  if (body.length < 2 * limits.jsonDepth && !body.includes("\\u")) return value;
+  return jsonProblem(value) === undefined ? value : body;
 }
 
 const tooLarge = (message: string) => new ApiError("PAYLOAD_TOO_LARGE", message);

@@ -34,6 +34,15 @@ export interface NewWaitpoint {
 /** The Standard Webhooks `webhook-id` of a waitpoint's callback: one event per waitpoint, the same on every retry. */
 const newCallbackId = () => `msg_${randomToken(24)}`;
 
+/**
+ * A record's data as a waitpoint keeps it (jsonb). Records on S2 may carry the NUL character (the
+ * local store refuses it), which jsonb cannot hold: a page's message with one left the agent's
+ * waitpoint unable to complete, ever. The waitpoint's copy has U+FFFD in its place (the channel
+ * keeps the record as written): every `\u0000` escape JSON.stringify wrote, not an escaped backslash
+ * followed by "u0000".
+ */
+const storableJson = (data: unknown) => JSON.stringify(data).replace(/(?<=(?:^|[^\\])(?:\\\\)*)\\u0000/g, "\\ufffd");
+
 /** Derived like a session's status: a deadline passes without any write. */
 export function waitpointStatus(w: Pick<Waitpoint, "status" | "timeoutAt">, now = new Date()): WaitpointStatus {
   if (w.status === "PENDING" && w.timeoutAt.getTime() <= now.getTime()) return "TIMED_OUT";
@@ -181,7 +190,7 @@ export class WaitpointService {
   }
 
   private async complete(ids: string[], record: StoredRecord) {
-    const data = JSON.stringify(record.data);
+    const data = storableJson(record.data);
     // One statement, so one transaction: the waitpoint ends and its callback becomes due together.
     const done = await this.prisma.$queryRaw<{ id: string }[]>`
       WITH done AS (
