@@ -278,6 +278,27 @@ describe("S2 store: stream configuration (retention)", () => {
     expect((await gql(APPEND, { id, io: "OUT", records: records("c") })).data!.appendToSession).toEqual({ firstSeqNum: 3, lastSeqNum: 3, tailSeqNum: 4 });
   });
 
+  it("tells a reader RECORDS_TRIMMED, not a silent gap, when S2's own retention removed records (a stream made before)", async () => {
+    const id = await createSessionId(gql);
+    await gql(APPEND, { id, io: "OUT", records: records("a", "b") });
+    // The stream as an older version left it: the basin's 7 days.
+    const root = new S2({ accessToken: "s2-root-token", endpoints: { account: double.endpoint, basin: double.endpoint } });
+    await root.basin("test-basin").streams.reconfigure({ stream: `sessions/${id}/out`, retentionPolicy: { ageSecs: 7 * 24 * 3600 } });
+    double.advanceClock(2 * DAY);
+    try {
+      await gql(APPEND, { id, io: "OUT", records: records("c") });
+      // Eight days on from a and b, six from c.
+      double.applyRetention(Date.now() + 8 * DAY);
+    } finally {
+      double.advanceClock(-2 * DAY);
+    }
+    const read = await gql(READ, { id });
+    expect(codes(read)).toEqual(["RECORDS_TRIMMED"]);
+    expect(read.errors![0]!.extensions).toMatchObject({ headSeqNum: 2 });
+    const CHANNEL = `query($id: ID!) { session(id: $id) { out { headSeqNum records(fromSeqNum: 2) { seqNum data } } } }`;
+    expect((await gql(CHANNEL, { id })).data!.session.out).toEqual({ headSeqNum: 2, records: [{ seqNum: 2, data: "c" }] });
+  });
+
   it("sets its configuration on a stream the basin made itself (create_stream_on_append)", async () => {
     const auto = await startS2Double("s2-root-token", { defaultStreamConfig: basinDefaults, createStreamOnAppend: true });
     const other = await startServer({ ...(await backendEnv("pglite")), ...auto.env });

@@ -348,6 +348,14 @@ export class S2StreamStore implements StreamStore {
           batch = await stream.read({ start, stop: { limits: { count: 1 } } });
         }
         if (batch.records.length === 0) break;
+        const first = batch.records[0]!.seqNum;
+        if (records.length === 0 && next === fromSeqNum && first > fromSeqNum) {
+          // S2 starts a read at the first record left: records from fromSeqNum on were removed by
+          // S2 itself (a stream made before S2_STREAM_CONFIG kept the basin's age retention), never
+          // by the service, whose head moves first. The head follows, and the reader is told.
+          await this.heads.advance(channel, first, batch.tail?.seqNum ?? first);
+          throw recordsTrimmed(first);
+        }
         for (const r of batch.records) {
           if (records.length === limit) break;
           if (!isCommand(r)) records.push({ seqNum: r.seqNum, timestamp: r.timestamp, data: decodeBody(r.body) });

@@ -373,9 +373,10 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
     const wait = Number(q.get("wait") ?? 0);
 
     if (req.headers.accept !== "text/event-stream") {
-      // A unary read at the tail has nothing to give: 416, unless asked to wait for records.
-      if (start >= recs.length && wait > 0) await waitFor(k, wait * 1000);
-      if (start >= recs.length) return reply(416, { tail: tailOf(recs) });
+      // A unary read at the tail (or below it, all trimmed) has nothing to give: 416, unless asked to wait for records.
+      const first = () => Math.max(start, recs.trimmedBefore ?? 0);
+      if (first() >= recs.length && wait > 0) await waitFor(k, wait * 1000);
+      if (first() >= recs.length) return reply(416, { tail: tailOf(recs) });
       // It stops at `count` records or `bytes` metered bytes (both at most S2's 1000 / 1 MiB),
       // returning only records that fit: possibly none.
       const bytes = Math.min(Number(q.get("bytes") ?? MiB), MiB);
