@@ -8,6 +8,8 @@ interface NodesResult {
   sameNode: Summary;
   otherNode: Summary;
   reconnect: Summary;
+  /** Kill → each moved subscriber's client noticing its node was gone. */
+  noticed: Summary;
   moved: number;
   gaps: number;
   duplicates: number;

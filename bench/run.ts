@@ -82,7 +82,7 @@ if (run("nodes")) {
   console.log("\nThree nodes sharing PostgreSQL and Redis, 3,000 WebSocket subscribers spread over them, appends through the first; then the second is killed (SIGKILL)");
   console.log(`goal: ${nodes.goal}`);
   const row = (what: string, s: Summary) => ({ what, n: s.n, p50Ms: fmt(s.p50), p99Ms: fmt(s.p99) });
-  console.table([row("delivery, same node", nodes.sameNode), row("delivery, other node", nodes.otherNode), row(`reconnect after the kill (${nodes.moved} subscribers)`, nodes.reconnect)]);
+  console.table([row("delivery, same node", nodes.sameNode), row("delivery, other node", nodes.otherNode), row(`kill → gone noticed (${nodes.moved} subscribers)`, nodes.noticed), row(`kill → first record from another node`, nodes.reconnect)]);
   console.table([{ gaps: nodes.gaps, duplicates: nodes.duplicates }]);
 }
 

@@ -37,6 +37,8 @@ const subs = Array.from({ length: input.subscribers }, (_, k) => ({
   node: k % input.urls.length,
   seen: [] as number[],
   afterKill: undefined as number | undefined,
+  /** When it noticed its node was gone (its first reconnect after the kill). */
+  noticed: undefined as number | undefined,
   delivery: [] as number[],
 }));
 let waiters: (() => boolean)[] = [];
@@ -58,7 +60,11 @@ const clients = subs.map((s) => {
 });
 const following = subs.map(async (s, k) => {
   try {
-    for await (const record of clients[k]!.follow(id, "OUT", { fromSeqNum: 0, signal: stop.signal })) {
+    for await (const record of clients[k]!.follow(id, "OUT", {
+      fromSeqNum: 0,
+      signal: stop.signal,
+      onReconnect: () => void (killedAt && s.noticed === undefined && (s.noticed = performance.now() - killedAt)),
+    })) {
       const now = performance.now();
       s.seen.push(record.seqNum);
       if (killedAt && s.afterKill === undefined) s.afterKill = now - killedAt;
@@ -110,6 +116,7 @@ clientResult({
   sameNode: summarize(same),
   otherNode: summarize(other),
   reconnect: summarize(moved.map((s) => s.afterKill ?? Number.POSITIVE_INFINITY)),
+  noticed: summarize(moved.map((s) => s.noticed ?? Number.POSITIVE_INFINITY)),
   moved: moved.length,
   gaps,
   duplicates,
