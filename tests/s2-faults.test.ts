@@ -135,6 +135,15 @@ describe("S2 answers the service copes with", () => {
     expect(await stored(id)).toEqual(["before", "mine"]);
   });
 
+  it("tells the client an append's outcome is unknown when S2's answer to it (without a key) is lost, and sends it once", async () => {
+    const id = await createSessionId(gql);
+    double.loseNextAppendResponse();
+    const lost = await gql(APPEND, { id, records: records("maybe") });
+    expect(codes(lost)).toEqual(["INTERNAL_SERVER_ERROR"]);
+    expect(lost.errors![0]!.message).toMatch(/may or may not be stored.*idempotencyKey/);
+    expect(await stored(id)).toEqual(["maybe"]);
+  });
+
   it("answers RATE_LIMITED to a read S2 keeps throttling, and reads at the tail (S2's 416) as no records", async () => {
     const id = await createSessionId(gql);
     await gql(APPEND, { id, records: records("a", "b") });

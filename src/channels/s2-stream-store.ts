@@ -163,6 +163,12 @@ function mismatchTail(error: unknown): number | undefined {
 const mayBeStored = (error: unknown) =>
   !(error instanceof ApiError) && !(error instanceof S2Error && error.origin === "server" && error.status >= 400 && error.status < 500 && error.status !== 408);
 
+const outcomeUnknown = () =>
+  new ApiError(
+    "INTERNAL_SERVER_ERROR",
+    "S2's answer to this append was lost: it may or may not be stored. Read the channel's tail before sending it again, or append with an idempotencyKey, which is stored once",
+  );
+
 /** Checks the basin exists and the token reaches it, so a wrong S2_BASIN stops the service at start-up rather than showing empty channels. */
 export async function checkS2Basin(options: Pick<S2Options, "accessToken" | "basin" | "endpoints">): Promise<void> {
   const endpoints = options.endpoints ?? cloudEndpoints;
@@ -194,6 +200,17 @@ export class S2StreamStore implements StreamStore {
   private basin: S2Basin;
   private heads: ChannelHeads;
   private sink: RecordSink = { put: (channel, records, matchSeqNum) => this.put(channel, records, matchSeqNum), tail: (channel) => this.tail(channel) };
+  /**
+   * An append without a key: not sent again after an answer that may have been lost (it could be
+   * stored twice), so the client is told plainly that its outcome is unknown.
+   */
+  private unkeyedSink: RecordSink = {
+    ...this.sink,
+    put: (channel, records, matchSeqNum) =>
+      this.put(channel, records, matchSeqNum).catch((error: unknown) => {
+        throw mayBeStored(error) ? outcomeUnknown() : error;
+      }),
+  };
 
   private endpoints: S2EndpointSettings;
   /** Streams whose configuration could not be set after S2 made them (configureStream): tried again at their next append. */
@@ -221,7 +238,7 @@ export class S2StreamStore implements StreamStore {
     checkMetered(request.records.json, keyed ? APPEND_ID_BYTES : 0);
     // A keyed append is stored once even when S2's answer is lost: the guard writes the key only
     // after the put, so the put itself must learn what became of it.
-    const sink: RecordSink = keyed ? { ...this.sink, put: (channel, records, matchSeqNum) => this.putOnce(channel, records, matchSeqNum, randomUUID()) } : this.sink;
+    const sink: RecordSink = keyed ? { ...this.sink, put: (channel, records, matchSeqNum) => this.putOnce(channel, records, matchSeqNum, randomUUID()) } : this.unkeyedSink;
     return this.options.guard.run(request, sink);
   }
 
