@@ -53,6 +53,37 @@ describe("a subscription opened as its token is revoked (#15)", () => {
   }
 });
 
+describe("a subscription whose re-check fails (#15)", () => {
+  it("a rename whose re-check cannot read the session ends the subscription rather than letting records through", async () => {
+    const name = unique("check-fails");
+    const id = await createAs(gql, { externalId: name });
+    const sub = subscribe(server, "ws", await mintToken(gql, [`read:sessions:${name}`]), RECORDS, { id: name });
+    await server.liveSubscribers({ sessionId: id, io: "OUT" });
+    // The database fails the one read the rename's check makes (a pool timeout under load, a failover).
+    const sessions = server.services.sessions;
+    const original = sessions.byId;
+    let failed = false;
+    sessions.byId = async (...args: Parameters<typeof sessions.byId>) => {
+      if (args[0] === id && !failed) {
+        failed = true;
+        throw new Error("connection terminated unexpectedly");
+      }
+      return original.apply(sessions, args);
+    };
+    try {
+      expect((await gql(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined();
+      expect((await gql(APPEND, { id, io: "OUT", records: [{ data: "not yours" }] })).errors).toBeUndefined();
+      expect(await outcome(sub)).toBe("ended");
+      expect(failed).toBe(true);
+      expect(sub.items).toEqual([]);
+      expect(errorCodes(sub)).toEqual(["INTERNAL_SERVER_ERROR"]);
+    } finally {
+      sessions.byId = original;
+      sub.stop();
+    }
+  });
+});
+
 describe("a subscription opened as its secret key is rotated out (#15)", () => {
   it("ends UNAUTHENTICATED and receives nothing more", async () => {
     const env = await server.newEnvironment();

@@ -187,7 +187,12 @@ export class LiveAccess {
    * not reach the old name's holder before the check has cut it off.
    */
   private checking(guards: Cuttable[], check: Promise<void>) {
-    const settled = check.catch(this.onError);
+    // A check that could not be made (the database failing) ends the guards it held, rather than
+    // letting their events through unchecked: their clients resume once the check can be made.
+    const settled = check.catch((error: unknown) => {
+      this.onError(error);
+      for (const guard of guards) guard.cut(new ApiError("INTERNAL_SERVER_ERROR", "could not check this subscription's access"));
+    });
     for (const guard of guards) guard.hold(settled);
   }
 
