@@ -80,6 +80,8 @@ describe("S2 stream tokens: scope and expiry", () => {
     const { access, basin } = await client(id);
     const token = double.issued.find((t) => t.token === access.accessToken)!;
     expect(Date.parse(token.expires_at!)).toBeLessThanOrEqual(rootExpiresAt);
+    // The service asked for an hour (its default) and tells the client what S2 gave: half an hour.
+    expect(Date.parse(access.expiresAt)).toBe(Date.parse(token.expires_at!));
     const own = basin.stream(access.stream, { forceTransport: "fetch" });
     expect(await outcome(own.append(one("before")))).toBe("ok");
     double.advanceClock(rootExpiresAt - Date.now() + MINUTE);

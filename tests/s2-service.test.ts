@@ -171,7 +171,7 @@ describe("S2 endpoints", () => {
       expect(init.data!.initializeSessionChannel.endpoint).toBe(`${double.endpoint}/basins/{basin}/v1`);
       expect(double.requests).toContain("POST /account/v1/access-tokens");
       expect(double.requests).toContain(`POST /basins/test-basin/v1/streams/${encodeURIComponent(`sessions/${id}/out`)}/records`);
-      expect(double.requests.filter((r) => !r.startsWith("POST /account/") && !r.includes("/basins/test-basin/v1/"))).toEqual([]);
+      expect(double.requests.filter((r) => !r.includes(" /account/v1/") && !r.includes("/basins/test-basin/v1/"))).toEqual([]);
     } finally {
       await server.close();
       await double.close();

@@ -487,9 +487,25 @@ export class S2StreamStore implements StreamStore {
       basin: this.options.basin,
       endpoint: this.endpoints.basin,
       accessToken,
-      expiresAt,
+      expiresAt: await this.grantedExpiry(grantId, expiresAt),
       grantId,
     };
+  }
+
+  /**
+   * When the token `id` really expires: S2 caps a token at its issuer's expiry, so should the
+   * service's own token end before `asked`, the client is told that earlier time. `asked` when S2
+   * cannot say (a service token without `list-access-tokens`, or a failed look-up): the grant
+   * stands either way, only its reported end may be late.
+   */
+  private async grantedExpiry(id: string, asked: Date): Promise<Date> {
+    try {
+      const { accessTokens } = await this.s2.accessTokens.list({ prefix: id, limit: 1 });
+      const at = accessTokens.find((t) => t.id === id)?.expiresAt;
+      return at && at < asked ? at : asked;
+    } catch {
+      return asked;
+    }
   }
 
   async revokeAccess(grantIds: readonly string[]) {

@@ -7,7 +7,7 @@
 export type ResourceSet = { exact: string } | { prefix: string };
 
 /** The operations the double serves, by S2's names (its API's `Operation`). */
-export type S2Op = "create-basin" | "delete-basin" | "issue-access-token" | "revoke-access-token" | "create-stream" | "delete-stream" | "get-stream-config" | "reconfigure-stream" | "check-tail" | "append" | "read" | "trim" | "fence";
+export type S2Op = "create-basin" | "delete-basin" | "list-access-tokens" | "issue-access-token" | "revoke-access-token" | "create-stream" | "delete-stream" | "get-stream-config" | "reconfigure-stream" | "check-tail" | "append" | "read" | "trim" | "fence";
 
 interface ReadWrite {
   read?: boolean;
@@ -24,7 +24,7 @@ export interface TokenScope {
 
 /** The operations each op group stands for (S2's grouping of its operations into account, basin and stream, read and write). */
 const GROUPS: Record<"account" | "basin" | "stream", Record<"read" | "write", S2Op[]>> = {
-  account: { read: [], write: ["create-basin", "delete-basin", "issue-access-token", "revoke-access-token"] },
+  account: { read: ["list-access-tokens"], write: ["create-basin", "delete-basin", "issue-access-token", "revoke-access-token"] },
   basin: { read: ["get-stream-config"], write: ["create-stream", "delete-stream", "reconfigure-stream"] },
   stream: { read: ["read", "check-tail"], write: ["append", "trim", "fence"] },
 };

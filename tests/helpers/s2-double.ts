@@ -12,7 +12,7 @@ const MiB = 1024 * 1024;
  * A test double of the part of S2's REST API that @s2-dev/streamstore uses over fetch (HTTP/1.1):
  * create and delete basin, create, configure and delete stream, append (JSON, or protobuf for batches with bytes records;
  * with match_seq_num), read (JSON, and SSE read sessions with batch, ping and error events; from a
- * seq_num, a timestamp or a tail offset), check tail, issue and revoke access tokens.
+ * seq_num, a timestamp or a tail offset), check tail, list, issue and revoke access tokens.
  *
  * Held to S2's API: every request body and query it takes, and every answer and SSE event it gives,
  * is validated against the schemas of the installed SDK's generated types (s2-spec.ts); a violation
@@ -112,6 +112,7 @@ interface Route {
 
 function route(method: string, path: string): Route | undefined {
   const name = (m: RegExpExecArray) => decodeURIComponent(m[1]!);
+  if (path === "/access-tokens" && method === "GET") return { op: "ListAccessTokens", s2op: "list-access-tokens", inBasin: false };
   if (path === "/access-tokens" && method === "POST") return { op: "IssueAccessToken", s2op: "issue-access-token", inBasin: false };
   if (path === "/basins" && method === "POST") return { op: "CreateBasin", s2op: "create-basin", inBasin: false };
   let m = /^\/basins\/([^/]+)$/.exec(path);
@@ -227,6 +228,17 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
       }
       if (r.op === "Read") violation(spec.query(r.op, url.searchParams));
 
+      if (r.op === "ListAccessTokens") {
+        violation(spec.query(r.op, url.searchParams));
+        const prefix = url.searchParams.get("prefix") ?? "";
+        const denied = refusal(token.scope, r.s2op, { tokenId: prefix });
+        if (denied) return reply(403, { code: "permission_denied", message: denied });
+        const after = url.searchParams.get("start_after") ?? "";
+        const limit = Number(url.searchParams.get("limit") ?? 1000);
+        const found = issued.filter((t) => t.id.startsWith(prefix) && t.id > after).sort((a, b) => (a.id < b.id ? -1 : 1));
+        const page = found.slice(0, limit).map((t) => ({ id: t.id, auto_prefix_streams: false, scope: t.scope, expires_at: t.expires_at ?? null }));
+        return reply(200, { access_tokens: page, has_more: found.length > limit });
+      }
       if (r.op === "IssueAccessToken") {
         const b = (await json()) as { id: string; scope: TokenScope; expires_at?: string | null };
         const denied = refusal(token.scope, r.s2op, { tokenId: b.id }) ?? escalation(token.scope, b.scope);

@@ -97,6 +97,7 @@ function definitions(): Record<string, Schema> {
 export type S2Operation =
   | "CreateBasin"
   | "DeleteBasin"
+  | "ListAccessTokens"
   | "IssueAccessToken"
   | "RevokeAccessToken"
   | "CreateStream"
