@@ -11,8 +11,8 @@ import { createSessionId, startServer, type TestServer } from "./test-server.js"
  * `npm test`), s2-lite or S2 cloud (tests/s2-real/, `npm run test:s2-real`). The cases are those S2's
  * own SDK end-to-end tests assert (s2-sdk-typescript, packages/streamstore/src/tests/spec.e2e.test.ts:
  * 416 at the tail, the read caps, auto-creation) and those the service needs besides (its stream
- * configuration, scoped tokens). A case a target cannot run is not registered, and the target
- * says why (`S2Target.tokens`): nothing is skipped.
+ * configuration, scoped tokens). A case a target cannot run is not registered (`S2TargetTraits`),
+ * and the runner prints why: nothing is skipped.
  */
 
 export interface S2Target {
