@@ -104,7 +104,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   const fanout = new ChannelFanout(
     store,
     signals,
-    { subscriberBuffer: limits.subscriberBufferRecords, subscriberBufferBytes: resolvedLimits.subscriberBufferBytes, readBatch: limits.fanoutReadBatch, follow },
+    {
+      subscriberBuffer: limits.subscriberBufferRecords,
+      subscriberBufferBytes: resolvedLimits.subscriberBufferBytes,
+      readBatch: limits.fanoutReadBatch,
+      follow,
+      sessionClosed: async (id) => (await sessions.byId(id))?.closedAt != null,
+    },
     logError("channel fan-out"),
   );
   writer.onAppend((channel, ack, data) => {

@@ -185,6 +185,26 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
     }
   });
 
+  /**
+   * Node A's Redis subscriber connection drops and comes back a while later (a Redis failover, a
+   * network blip); what node B says meanwhile (`during`) never reaches it. Resolves once A is back.
+   */
+  async function outage(during: () => Promise<void>) {
+    const subscriber = (nodes.a.services.signals as unknown as { subscriber: Redis }).subscriber;
+    const retry = subscriber.options.retryStrategy;
+    subscriber.options.retryStrategy = () => 1_500;
+    // Back, and its subscriptions with it.
+    const back = heardOnA((s) => s.kind === "missed");
+    try {
+      subscriber.disconnect(true);
+      await during();
+      expect(subscriber.status).not.toBe("ready");
+      await back;
+    } finally {
+      subscriber.options.retryStrategy = retry;
+    }
+  }
+
   it("revoked and renamed while node A's Redis connection was down: its subscriptions end once it is back", async () => {
     const revoking = await nodes.a.newEnvironment();
     const revokedId = await createAs(revoking.gql, { externalId: unique("outage-revoked") });
@@ -195,22 +215,10 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
     await nodes.a.liveSubscribers({ sessionId: revokedId, io: "OUT" });
     await nodes.a.liveSubscribers({ sessionId: renamedId, io: "OUT" });
 
-    // Node A's subscriber connection drops and comes back a while later (a Redis failover, a
-    // network blip); what node B says meanwhile never reaches it.
-    const subscriber = (nodes.a.services.signals as unknown as { subscriber: Redis }).subscriber;
-    const retry = subscriber.options.retryStrategy;
-    subscriber.options.retryStrategy = () => 1_500;
-    // Back, and its subscriptions with it.
-    const back = heardOnA((s) => s.kind === "missed");
-    try {
-      subscriber.disconnect(true);
+    await outage(async () => {
       expect((await gqlClient(nodes.b.url, revoking.secretKey)(REVOKE)).errors).toBeUndefined();
       expect((await adminOnB(RENAME, { id: renamedId, name: unique("elsewhere") })).errors).toBeUndefined();
-      expect(subscriber.status).not.toBe("ready");
-      await back;
-    } finally {
-      subscriber.options.retryStrategy = retry;
-    }
+    });
     try {
       expect((await revoking.gql(APPEND, { id: revokedId, io: "OUT", records: [{ data: "after the revocation" }] })).errors).toBeUndefined();
       expect((await admin(APPEND, { id: renamedId, io: "OUT", records: [{ data: "not yours" }] })).errors).toBeUndefined();
@@ -220,6 +228,29 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
     } finally {
       revokedSub.stop();
       renamedSub.stop();
+    }
+  });
+
+  it("an append and a close made on the other node while node A's Redis connection was down reach A's subscribers once it is back", async () => {
+    const appendedTo = await createAs(admin, {});
+    const closed = await createAs(admin, {});
+    const key = await mintToken(admin, ["read:all"]);
+    const following = subscribe(nodes.a, "ws", key, RECORDS, { id: appendedTo });
+    const ending = subscribe(nodes.a, "sse-distinct", key, RECORDS, { id: closed });
+    await nodes.a.liveSubscribers({ sessionId: appendedTo, io: "OUT" });
+    await nodes.a.liveSubscribers({ sessionId: closed, io: "OUT" });
+    try {
+      await outage(async () => {
+        expect((await adminOnB(APPEND, { id: appendedTo, io: "OUT", records: [{ data: "while A was away" }] })).errors).toBeUndefined();
+        expect((await adminOnB(CLOSE, { id: closed })).errors).toBeUndefined();
+      });
+      // Nothing more is appended or closed: A's followers must look again on their own.
+      expect((await following.waitFor(1, 10_000)).map((r) => (r as { data: unknown }).data)).toEqual(["while A was away"]);
+      await ending.done;
+      expect(ending.completed).toBe(true);
+    } finally {
+      following.stop();
+      ending.stop();
     }
   });
 

@@ -26,6 +26,13 @@ export interface FanoutOptions {
    * Default: none; followers are woken by this process's appends and by append signals.
    */
   follow?: Follow;
+  /**
+   * Whether a session is closed, read afresh. After other processes' signals may have been missed
+   * (a `missed` signal: this process's Redis connection was lost and is back), each follower whose
+   * session was closed meanwhile ends its subscribers, as the close's signal would have. Default:
+   * not asked (such a close is then seen by nothing until the subscribers reconnect).
+   */
+  sessionClosed?: (sessionId: string) => Promise<boolean>;
 }
 
 interface Subscriber {
@@ -58,7 +65,7 @@ class Follower {
 
   constructor(
     private store: StreamStore,
-    private channel: ChannelKey,
+    readonly channel: ChannelKey,
     tail: number,
     private batch: number,
     private batchBytes: number,
@@ -239,8 +246,16 @@ export class ChannelFanout {
         for (const io of ["OUT", "IN"] as const) {
           void this.followers.get(channelKey({ sessionId: signal.sessionId, io }))?.then((f) => f.close());
         }
+      } else if (signal.kind === "missed") {
+        for (const follower of this.followers.values()) void follower.then((f) => this.lookAgain(f)).catch(this.onError);
       }
     });
+  }
+
+  /** Appends and closes of other processes may have gone unheard: the follower reads its tail, and its session's state. */
+  private async lookAgain(follower: Follower) {
+    if (await this.options.sessionClosed?.(follower.channel.sessionId)) return follower.close();
+    follower.onTail(await this.store.tail(follower.channel));
   }
 
   /**
