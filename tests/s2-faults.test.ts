@@ -146,6 +146,19 @@ describe("S2 answers the service copes with", () => {
     expect(await stored(id)).toEqual(["maybe"]);
   });
 
+  it("stores a keyed append once and says so when its answer was lost and S2 then stays busy (never 'nothing was done' for a stored append)", async () => {
+    const id = await createSessionId(gql);
+    // The first try is stored and its answer lost; every try after it finds S2 busy.
+    double.loseNextAppendResponse(() => double.throttle("hot_server", 10, "Append"));
+    const r = await gql(APPEND, { id, records: records("stored"), key: "lost-then-busy" });
+    double.unthrottle();
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.appendToSession).toMatchObject({ firstSeqNum: 0, lastSeqNum: 0 });
+    const again = await gql(APPEND, { id, records: records("stored"), key: "lost-then-busy" });
+    expect(again.data!.appendToSession).toMatchObject({ firstSeqNum: 0, lastSeqNum: 0 });
+    expect(await stored(id)).toEqual(["stored"]);
+  });
+
   it("answers RATE_LIMITED to a read S2 keeps throttling, and reads at the tail (S2's 416) as no records", async () => {
     const id = await createSessionId(gql);
     await gql(APPEND, { id, records: records("a", "b") });

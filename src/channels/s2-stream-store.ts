@@ -253,6 +253,9 @@ export class S2StreamStore implements StreamStore {
   private async putOnce(channel: ChannelKey, records: NewRecords, matchSeqNum: number | undefined, id: string): Promise<AppendAck> {
     let at = matchSeqNum ?? (await this.tail(channel));
     let last: unknown;
+    /** A try's answer was lost: it is stored at `at` (each try goes there alone) or nowhere. */
+    let uncertain = false;
+    const storedAt = (tail: number): AppendAck => ({ firstSeqNum: at, lastSeqNum: at + records.json.length - 1, tailSeqNum: tail });
     for (let tries = 0; tries < KEYED_APPEND_TRIES; tries++) {
       try {
         return await this.put(channel, records, at, id);
@@ -261,12 +264,16 @@ export class S2StreamStore implements StreamStore {
         const tail = mismatchTail(error);
         if (tail === undefined) {
           if (mayBeStored(error)) {
+            uncertain = true;
             await setTimeout(100 * 2 ** tries);
             continue;
           }
+          // Refused (S2 busy, say) after a lost answer: that earlier try may be what is stored, so
+          // the refusal's "nothing was done" holds only if the tag is not there.
+          if (uncertain && (await this.taggedAt(channel, at, id))) return storedAt(await this.tail(channel).catch(() => at + records.json.length));
           throw error;
         }
-        if (await this.taggedAt(channel, at, id)) return { firstSeqNum: at, lastSeqNum: at + records.json.length - 1, tailSeqNum: tail };
+        if (await this.taggedAt(channel, at, id)) return storedAt(tail);
         if (matchSeqNum !== undefined) throw error;
         at = tail;
       }

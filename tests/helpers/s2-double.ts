@@ -157,6 +157,7 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
   const faults: Fault[] = [];
   let clockOffset = 0;
   let failNextAppendAfterCommit = false;
+  let afterLostAppend: (() => void) | undefined;
   let interposed: string | undefined;
 
   /** The double's clock (ms): real time, moved on by advanceClock. */
@@ -353,6 +354,8 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
     wake(k);
     if (failNextAppendAfterCommit) {
       failNextAppendAfterCommit = false;
+      afterLostAppend?.();
+      afterLostAppend = undefined;
       return req.socket.destroy();
     }
     const ack = { start, end: tailOf(recs), tail: tailOf(recs) };
@@ -504,9 +507,10 @@ export async function startS2Double(accessToken: string, options: S2DoubleOption
     unthrottle() {
       faults.length = 0;
     },
-    /** The next append is stored, then its connection dropped before the answer: a lost response. */
-    loseNextAppendResponse() {
+    /** The next append is stored, then its connection dropped before the answer: a lost response. `then` runs as it is lost. */
+    loseNextAppendResponse(then?: () => void) {
       failNextAppendAfterCommit = true;
+      afterLostAppend = then;
     },
     /** Another writer's record lands just before the next append arrives: a direct writer racing the service. */
     interposeBeforeNextAppend(body: string) {
