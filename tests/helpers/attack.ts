@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import type { Received } from "./clients.js";
-import { gqlClient, type Gql, type TestServer } from "./test-server.js";
+import { gqlClient, type Gql, type GraphQLResponse, type TestServer } from "./test-server.js";
 
 export const CREATE = `mutation($input: CreateSessionInput!) { createSession(input: $input) { isCached session { id externalId } } }`;
 export const APPEND = `mutation($id: ID!, $io: SessionIO!, $records: [AppendRecordInput!]!, $key: String) {
@@ -63,3 +63,20 @@ export async function outcome(sub: Received<unknown>, ms = 5_000): Promise<"ende
 }
 
 export const errorCodes = (sub: Received<unknown>) => sub.errors.map((e) => (e as { extensions?: { code?: string } }).extensions?.code);
+
+/**
+ * Once `hook` (what happened while `sub` opened) has run, `append` must succeed and reach nothing:
+ * `sub` ends with `code` having received no record. The hook is undone and `sub` stopped either way.
+ */
+export async function expectCutOff(hook: { ran: Promise<void>; restore(): void }, sub: Received<unknown>, append: () => Promise<GraphQLResponse>, code: string) {
+  try {
+    await hook.ran;
+    expect((await append()).errors).toBeUndefined();
+    expect(await outcome(sub)).toBe("ended");
+    expect(sub.items).toEqual([]);
+    expect(errorCodes(sub)).toEqual([code]);
+  } finally {
+    hook.restore();
+    sub.stop();
+  }
+}
