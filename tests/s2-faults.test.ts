@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backendEnv } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
 import { startS2Double } from "./helpers/s2-double.js";
+import { s2Fixture } from "./helpers/s2-fixture.js";
 import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -94,95 +95,82 @@ describe("S2 stream tokens: scope and expiry", () => {
 });
 
 describe("S2 answers the service copes with", () => {
-  let server: TestServer;
-  let gql: Gql;
-  let secretKey: string;
-  let double: Double;
-  const stored = async (id: string) => (await gql(READ, { id })).data!.session.out.records.map((r: { data: unknown }) => r.data);
-
-  beforeAll(async () => {
-    double = await startS2Double("s2-root-token");
-    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
-    ({ gql, secretKey } = await server.newEnvironment());
-  });
-  afterAll(async () => {
-    await server?.close();
-    await double?.close();
-  });
+  const fx = s2Fixture();
+  const stored = async (id: string) => (await fx.gql(READ, { id })).data!.session.out.records.map((r: { data: unknown }) => r.data);
 
   it("retries appends S2 throttled (429 rate_limited, 502 hot_server), storing each once", async () => {
-    const id = await createSessionId(gql);
-    double.throttle("rate_limited", 1, "Append");
-    double.throttle("hot_server", 1, "Append");
-    const r = await gql(APPEND, { id, records: records("once") });
+    const id = await createSessionId(fx.gql);
+    fx.double.throttle("rate_limited", 1, "Append");
+    fx.double.throttle("hot_server", 1, "Append");
+    const r = await fx.gql(APPEND, { id, records: records("once") });
     expect(r.errors).toBeUndefined();
     expect(r.data!.appendToSession).toEqual({ firstSeqNum: 0, lastSeqNum: 0, tailSeqNum: 1 });
     expect(await stored(id)).toEqual(["once"]);
   });
 
   it("answers RATE_LIMITED, having stored nothing, when S2 stays busy; the client's retry is stored once", async () => {
-    const id = await createSessionId(gql);
-    await gql(APPEND, { id, records: records("before") });
+    const id = await createSessionId(fx.gql);
+    await fx.gql(APPEND, { id, records: records("before") });
     // More than the SDK's three attempts.
-    double.throttle("hot_server", 10, "Append");
-    const busy = await gql(APPEND, { id, records: records("mine"), key: "busy-1" });
+    fx.double.throttle("hot_server", 10, "Append");
+    const busy = await fx.gql(APPEND, { id, records: records("mine"), key: "busy-1" });
     expect(codes(busy)).toEqual(["RATE_LIMITED"]);
-    double.unthrottle();
-    double.throttle("rate_limited", 10, "Append");
-    expect(codes(await gql(APPEND, { id, records: records("mine") }))).toEqual(["RATE_LIMITED"]);
-    double.unthrottle();
+    fx.double.unthrottle();
+    fx.double.throttle("rate_limited", 10, "Append");
+    expect(codes(await fx.gql(APPEND, { id, records: records("mine") }))).toEqual(["RATE_LIMITED"]);
+    fx.double.unthrottle();
     expect(await stored(id)).toEqual(["before"]);
-    const retry = await gql(APPEND, { id, records: records("mine"), key: "busy-1" });
+    const retry = await fx.gql(APPEND, { id, records: records("mine"), key: "busy-1" });
     expect(retry.data!.appendToSession).toEqual({ firstSeqNum: 1, lastSeqNum: 1, tailSeqNum: 2 });
     expect(await stored(id)).toEqual(["before", "mine"]);
   });
 
   it("tells the client an append's outcome is unknown when S2's answer to it (without a key) is lost, and sends it once", async () => {
-    const id = await createSessionId(gql);
-    double.loseNextAppendResponse();
-    const lost = await gql(APPEND, { id, records: records("maybe") });
+    const id = await createSessionId(fx.gql);
+    fx.double.loseNextAppendResponse();
+    const lost = await fx.gql(APPEND, { id, records: records("maybe") });
     expect(codes(lost)).toEqual(["INTERNAL_SERVER_ERROR"]);
     expect(lost.errors![0]!.message).toMatch(/may or may not be stored.*idempotencyKey/);
     expect(await stored(id)).toEqual(["maybe"]);
   });
 
   it("stores a keyed append once and says so when its answer was lost and S2 then stays busy (never 'nothing was done' for a stored append)", async () => {
-    const id = await createSessionId(gql);
+    const id = await createSessionId(fx.gql);
     // The first try is stored and its answer lost; every try after it finds S2 busy.
-    double.loseNextAppendResponse(() => double.throttle("hot_server", 10, "Append"));
-    const r = await gql(APPEND, { id, records: records("stored"), key: "lost-then-busy" });
-    double.unthrottle();
+    fx.double.loseNextAppendResponse(() => fx.double.throttle("hot_server", 10, "Append"));
+    const r = await fx.gql(APPEND, { id, records: records("stored"), key: "lost-then-busy" });
+    fx.double.unthrottle();
     expect(r.errors).toBeUndefined();
     expect(r.data!.appendToSession).toMatchObject({ firstSeqNum: 0, lastSeqNum: 0 });
-    const again = await gql(APPEND, { id, records: records("stored"), key: "lost-then-busy" });
+    const again = await fx.gql(APPEND, { id, records: records("stored"), key: "lost-then-busy" });
     expect(again.data!.appendToSession).toMatchObject({ firstSeqNum: 0, lastSeqNum: 0 });
     expect(await stored(id)).toEqual(["stored"]);
   });
 
   it("answers RATE_LIMITED to a read S2 keeps throttling, and reads at the tail (S2's 416) as no records", async () => {
-    const id = await createSessionId(gql);
-    await gql(APPEND, { id, records: records("a", "b") });
-    double.throttle("rate_limited", 10, "Read");
-    expect(codes(await gql(READ, { id }))).toEqual(["RATE_LIMITED"]);
-    double.unthrottle();
-    const at = double.requests.length;
-    for (const from of [2, 5]) expect((await gql(READ, { id, from })).data!.session.out).toEqual({ tailSeqNum: 2, records: [] });
+    const id = await createSessionId(fx.gql);
+    await fx.gql(APPEND, { id, records: records("a", "b") });
+    fx.double.throttle("rate_limited", 10, "Read");
+    expect(codes(await fx.gql(READ, { id }))).toEqual(["RATE_LIMITED"]);
+    fx.double.unthrottle();
+    const at = fx.double.requests.length;
+    for (const from of [2, 5]) expect((await fx.gql(READ, { id, from })).data!.session.out).toEqual({ tailSeqNum: 2, records: [] });
     // S2 was asked (and answered 416), or the service knew the tail: either way no error.
-    expect(double.violations).toEqual([]);
-    expect(double.requests.length).toBeGreaterThan(at);
+    expect(fx.double.violations).toEqual([]);
+    expect(fx.double.requests.length).toBeGreaterThan(at);
   });
 
   it("keeps subscribers going when S2 ends a read session with an error event or drops it", async () => {
-    const id = await createSessionId(gql);
-    await gql(APPEND, { id, records: records(0) });
-    const sub = subscribe(server, "ws", secretKey, RECORDS, { id, from: 0 });
+    const id = await createSessionId(fx.gql);
+    await fx.gql(APPEND, { id, records: records(0) });
+    const sub = subscribe(fx.server, "ws", fx.key, RECORDS, { id, from: 0 });
     await sub.waitFor(1);
-    expect(double.readSessions()).toBeGreaterThan(0);
-    double.sendReadSessionError();
-    await gql(APPEND, { id, records: records(1) });
+    expect(fx.double.readSessions()).toBeGreaterThan(0);
+    fx.double.sendReadSessionError();
+    await fx.gql(APPEND, { id, records: records(1) });
     await sub.waitFor(2);
-    double.dropReadSessions();
-    await gql(APPEND, { id, records: records(2) });
+    fx.double.dropReadSessions();
+    await fx.gql(APPEND, { id, records: records(2) });
     const seen = await sub.waitFor(3);
     expect(sub.errors).toEqual([]);
     expect(seen.map((r) => r.seqNum)).toEqual([0, 1, 2]);

@@ -6,6 +6,7 @@ import { loadConfig } from "../src/config.js";
 import { backendEnv } from "./helpers/backends.js";
 import { subscribe } from "./helpers/clients.js";
 import { startS2Double } from "./helpers/s2-double.js";
+import { s2Fixture } from "./helpers/s2-fixture.js";
 import { codes, createSessionId, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -33,63 +34,50 @@ async function directStream(gql: Gql, id: string, io: "OUT" | "IN") {
 }
 
 describe("S2 store: direct writes, metering, tolerant reads", () => {
-  let server: TestServer;
-  let gql: Gql;
-  let secretKey: string;
-  let double: Double;
-
-  beforeAll(async () => {
-    double = await startS2Double("s2-root-token");
-    server = await startServer({ ...(await backendEnv("pglite")), ...double.env });
-    ({ gql, secretKey } = await server.newEnvironment());
-  });
-  afterAll(async () => {
-    await server?.close();
-    await double?.close();
-  });
+  const fx = s2Fixture();
 
   it("takes a client's first direct write to a new session's in channel", async () => {
-    const id = await createSessionId(gql);
-    const stream = await directStream(gql, id, "IN");
+    const id = await createSessionId(fx.gql);
+    const stream = await directStream(fx.gql, id, "IN");
     const ack = await stream.append(AppendInput.create([AppendRecord.string({ body: JSON.stringify({ text: "hello" }) })]));
     expect(ack.start.seqNum).toBe(0);
-    expect((await gql(READ, { id })).data!.session.in).toEqual({ tailSeqNum: 1, records: [{ seqNum: 0, data: { text: "hello" } }] });
+    expect((await fx.gql(READ, { id })).data!.session.in).toEqual({ tailSeqNum: 1, records: [{ seqNum: 0, data: { text: "hello" } }] });
     // Asking again (another client, a refresh) finds the stream there: nothing is lost or refused.
-    const again = await directStream(gql, id, "IN");
+    const again = await directStream(fx.gql, id, "IN");
     expect((await again.append(AppendInput.create([AppendRecord.string({ body: "2" })]))).start.seqNum).toBe(1);
   });
 
   it("refuses appends over S2's metered 1 MiB (8 bytes a record besides its body) with PAYLOAD_TOO_LARGE, storing nothing", async () => {
-    const id = await createSessionId(gql);
+    const id = await createSessionId(fx.gql);
     // 1000 records of 1042 bytes of JSON: 1,042,000 bytes of JSON, 1,050,000 metered.
     const many = Array.from({ length: 1000 }, () => "x".repeat(1040));
-    const refused = await gql(APPEND, { id, io: "OUT", records: records(...many) });
+    const refused = await fx.gql(APPEND, { id, io: "OUT", records: records(...many) });
     expect(codes(refused)).toEqual(["PAYLOAD_TOO_LARGE"]);
     expect(refused.errors![0]!.message).toMatch(/1050000 bytes/);
     // One record of exactly 1 MiB of JSON: 8 bytes over once metered.
-    const one = await gql(APPEND, { id, io: "OUT", records: records("y".repeat(1024 * 1024 - 2)) });
+    const one = await fx.gql(APPEND, { id, io: "OUT", records: records("y".repeat(1024 * 1024 - 2)) });
     expect(codes(one)).toEqual(["PAYLOAD_TOO_LARGE"]);
-    expect(double.streams.get(`test-basin/sessions/${id}/out`) ?? []).toHaveLength(0);
+    expect(fx.double.streams.get(`test-basin/sessions/${id}/out`) ?? []).toHaveLength(0);
     // Exactly 1 MiB metered is taken.
-    const fits = await gql(APPEND, { id, io: "OUT", records: records("z".repeat(1024 * 1024 - 8 - 2)) });
+    const fits = await fx.gql(APPEND, { id, io: "OUT", records: records("z".repeat(1024 * 1024 - 8 - 2)) });
     expect(fits.errors).toBeUndefined();
     expect(fits.data!.appendToSession).toEqual({ firstSeqNum: 0, lastSeqNum: 0, tailSeqNum: 1 });
   });
 
   it("delivers a direct write that is not JSON, or a bytes record, as its text, and keeps the channel readable and its subscribers alive", async () => {
-    const id = await createSessionId(gql);
-    await gql(APPEND, { id, io: "OUT", records: records({ n: 1 }) });
-    const sub = subscribe(server, "ws", secretKey, RECORDS, { id, io: "OUT", from: 0 });
+    const id = await createSessionId(fx.gql);
+    await fx.gql(APPEND, { id, io: "OUT", records: records({ n: 1 }) });
+    const sub = subscribe(fx.server, "ws", fx.key, RECORDS, { id, io: "OUT", from: 0 });
     await sub.waitFor(1);
-    const stream = await directStream(gql, id, "OUT");
+    const stream = await directStream(fx.gql, id, "OUT");
     await stream.append(AppendInput.create([AppendRecord.string({ body: "not json {" })]));
     // A bytes record goes as protobuf; its body is not UTF-8.
     await stream.append(AppendInput.create([AppendRecord.bytes({ body: new Uint8Array([0xff, 0x7b, 0x00]) })]));
-    await gql(APPEND, { id, io: "OUT", records: records("after") });
+    await fx.gql(APPEND, { id, io: "OUT", records: records("after") });
     const seen = await sub.waitFor(4);
     expect(sub.errors).toEqual([]);
     expect(seen.map((r) => r.data)).toEqual([{ n: 1 }, "not json {", "\ufffd{\u0000", "after"]);
-    const read = (await gql(READ, { id })).data!.session.out;
+    const read = (await fx.gql(READ, { id })).data!.session.out;
     expect(read.records.map((r: { data: unknown }) => r.data)).toEqual([{ n: 1 }, "not json {", "\ufffd{\u0000", "after"]);
     sub.stop();
   });
