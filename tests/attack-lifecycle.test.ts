@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscribe } from "./helpers/clients.js";
-import { startS2Double } from "./helpers/s2-double.js";
+import { s2Fixture } from "./helpers/s2-fixture.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
 
 /**
@@ -243,29 +243,17 @@ describe("a subscription opened while its session is deleted or renamed away", (
 });
 
 describe("deleteSession on S2 with direct access handed out meanwhile", () => {
-  let s2: TestServer;
-  let double: Awaited<ReturnType<typeof startS2Double>>;
-  let admin: Gql;
-
-  beforeAll(async () => {
-    double = await startS2Double("s2-root-token");
-    s2 = await startServer("pglite", double.env);
-    admin = (await s2.newEnvironment()).gql;
-  }, 180_000);
-  afterAll(async () => {
-    await s2?.close();
-    await double?.close();
-  });
+  const fx = s2Fixture();
 
   it("a stream token issued between the delete's revocation and its removal of the row is revoked too", async () => {
     const name = unique("direct");
-    const r = await admin(CREATE, { input: { type: "attack", externalId: name } });
+    const r = await fx.gql(CREATE, { input: { type: "attack", externalId: name } });
     const id = r.data!.createSession.session.id as string;
-    const token = (await admin(MINT, { s: [`write:sessions:${name}`] })).data!.createPublicAccessToken.token as string;
-    const page = gqlClient(s2.url, token);
+    const token = (await fx.gql(MINT, { s: [`write:sessions:${name}`] })).data!.createPublicAccessToken.token as string;
+    const page = gqlClient(fx.server.url, token);
 
     // The page asks for direct access while the delete is under way: after its revocation pass.
-    const grants = s2.services.accessGrants;
+    const grants = fx.server.services.accessGrants;
     const original = grants.revoke;
     let issued: string | undefined;
     grants.revoke = async (where) => {
@@ -277,13 +265,13 @@ describe("deleteSession on S2 with direct access handed out meanwhile", () => {
       return n;
     };
     try {
-      expect((await admin(DELETE, { id })).data!.deleteSession).toEqual({ id, deleted: true });
+      expect((await fx.gql(DELETE, { id })).data!.deleteSession).toEqual({ id, deleted: true });
     } finally {
       grants.revoke = original;
     }
     expect(issued).toBeTruthy();
     // Every stream token of the deleted session is dead at S2, the one issued meanwhile included.
-    const forSession = double.issued.filter((t) => JSON.stringify(t.scope).includes(`sessions/${id}/`));
+    const forSession = fx.double.issued.filter((t) => JSON.stringify(t.scope).includes(`sessions/${id}/`));
     expect(forSession.map((t) => t.token)).toContain(issued);
     expect(forSession.filter((t) => !t.revoked).map((t) => t.id)).toEqual([]);
   });

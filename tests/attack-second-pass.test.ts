@@ -5,7 +5,7 @@ import type { Signal } from "../src/live/signals.js";
 import { APPEND, CLOSE, createAs, duringSubscribe, errorCodes, expectCutOff, mintToken, outcome, RENAME, REVOKE, unique } from "./helpers/attack.js";
 import { subscribe, transports, type Received } from "./helpers/clients.js";
 import { redisUrl } from "./helpers/backends.js";
-import { startS2Double } from "./helpers/s2-double.js";
+import { s2Fixture } from "./helpers/s2-fixture.js";
 import { twoNodes } from "./helpers/nodes.js";
 import { rotateSecretKey } from "../src/auth/secret-keys.js";
 import { codes, gqlClient, startServer, type Gql, type GraphQLResponse, type TestServer } from "./helpers/test-server.js";
@@ -308,33 +308,21 @@ describe("two nodes: a subscription opened on one as the other revokes or rename
 });
 
 describe("direct channel access handed out as its rights end (#15)", () => {
-  let s2: TestServer;
-  let double: Awaited<ReturnType<typeof startS2Double>>;
-  let admin: Gql;
-
-  beforeAll(async () => {
-    double = await startS2Double("s2-root-token");
-    s2 = await startServer("pglite", double.env);
-    admin = (await s2.newEnvironment()).gql;
-  }, 180_000);
-  afterAll(async () => {
-    await s2?.close();
-    await double?.close();
-  });
+  const fx = s2Fixture();
 
   const changes: [string, (id: string) => Promise<void>, string | undefined][] = [
-    ["the token is revoked", async () => void expect((await admin(REVOKE)).errors).toBeUndefined(), "UNAUTHENTICATED"],
-    ["the session is renamed away from the token's name", async (id) => void expect((await admin(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined(), "NOT_FOUND"],
+    ["the token is revoked", async () => void expect((await fx.gql(REVOKE)).errors).toBeUndefined(), "UNAUTHENTICATED"],
+    ["the session is renamed away from the token's name", async (id) => void expect((await fx.gql(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined(), "NOT_FOUND"],
     // Closed: read access is still the page's, as for one asked a moment later.
-    ["the session is closed", async (id) => void expect((await admin(CLOSE, { id })).errors).toBeUndefined(), undefined],
+    ["the session is closed", async (id) => void expect((await fx.gql(CLOSE, { id })).errors).toBeUndefined(), undefined],
   ];
   for (const [change, make, refusal] of changes) {
     it(`a stream token issued while ${change} is revoked at the store`, async () => {
       const name = unique("direct");
-      const id = await createAs(admin, { externalId: name });
-      const page = gqlClient(s2.url, await mintToken(admin, [`input:sessions:${name}`]));
+      const id = await createAs(fx.gql, { externalId: name });
+      const page = gqlClient(fx.server.url, await mintToken(fx.gql, [`input:sessions:${name}`]));
       // The change lands after the page's request was checked, before its grant is recorded.
-      const grants = s2.services.accessGrants;
+      const grants = fx.server.services.accessGrants;
       const original = grants.issue;
       let made = false;
       grants.issue = async (...args: Parameters<typeof grants.issue>) => {
@@ -352,7 +340,7 @@ describe("direct channel access handed out as its rights end (#15)", () => {
       }
       expect(made).toBe(true);
       expect(codes(r)).toEqual(refusal ? [refusal] : []);
-      const forSession = double.issued.filter((t) => JSON.stringify(t.scope).includes(`sessions/${id}/`));
+      const forSession = fx.double.issued.filter((t) => JSON.stringify(t.scope).includes(`sessions/${id}/`));
       expect(forSession.length).toBeGreaterThan(0);
       // Nothing that still works was given under rights that had ended: no write to a closed session, nothing after a revocation or a rename.
       const live = forSession.filter((t) => !t.revoked);
@@ -368,7 +356,7 @@ describe("direct channel access handed out as its rights end (#15)", () => {
   const completes = (waitpoint: string) =>
     vi.waitFor(
       async () => {
-        const r = await admin(`query($id: ID!) { waitpoint(id: $id) { status record { seqNum } } }`, { id: waitpoint });
+        const r = await fx.gql(`query($id: ID!) { waitpoint(id: $id) { status record { seqNum } } }`, { id: waitpoint });
         expect(r.data!.waitpoint).toEqual({ status: "COMPLETED", record: { seqNum: 0 } });
       },
       { timeout: 10_000, interval: 100 },
@@ -376,9 +364,9 @@ describe("direct channel access handed out as its rights end (#15)", () => {
 
   it("a page's record with the NUL character in a string completes the agent's waitpoint (#14, #16)", async () => {
     const name = unique("nul");
-    const id = await createAs(admin, { externalId: name });
-    const waitpoint = (await admin(WAIT, { id, after: 0 })).data!.createSessionWaitpoint.waitpoint.id as string;
-    const page = gqlClient(s2.url, await mintToken(admin, [`input:sessions:${name}`]));
+    const id = await createAs(fx.gql, { externalId: name });
+    const waitpoint = (await fx.gql(WAIT, { id, after: 0 })).data!.createSessionWaitpoint.waitpoint.id as string;
+    const page = gqlClient(fx.server.url, await mintToken(fx.gql, [`input:sessions:${name}`]));
     const message = { type: "chat.message", message: { id: "m1", role: "user", parts: [{ type: "text", text: "a\u0000b" }] } };
     expect((await page(APPEND, { id: name, io: "IN", records: [{ data: message }] })).errors).toBeUndefined();
     await completes(waitpoint);
@@ -389,9 +377,9 @@ describe("direct channel access handed out as its rights end (#15)", () => {
     const bodies = ["[".repeat(100_000) + "]".repeat(100_000), JSON.stringify({ text: "lone \ud800 surrogate" }), `{"text":"nul \\u0000 byte \u0000"}`];
     for (const body of bodies) {
       const name = unique("direct-deep");
-      const id = await createAs(admin, { externalId: name });
-      const waitpoint = (await admin(WAIT, { id, after: 0 })).data!.createSessionWaitpoint.waitpoint.id as string;
-      const page = gqlClient(s2.url, await mintToken(admin, [`input:sessions:${name}`]));
+      const id = await createAs(fx.gql, { externalId: name });
+      const waitpoint = (await fx.gql(WAIT, { id, after: 0 })).data!.createSessionWaitpoint.waitpoint.id as string;
+      const page = gqlClient(fx.server.url, await mintToken(fx.gql, [`input:sessions:${name}`]));
       const access = (await page(`mutation($id: ID!) { initializeSessionChannel(id: $id, io: IN) { basin stream endpoint accessToken } }`, { id: name })).data!
         .initializeSessionChannel;
       const stream = new S2({ accessToken: access.accessToken, endpoints: { account: access.endpoint, basin: access.endpoint } })
@@ -399,10 +387,10 @@ describe("direct channel access handed out as its rights end (#15)", () => {
         .stream(access.stream, { forceTransport: "fetch" });
       await stream.append(AppendInput.create([AppendRecord.string({ body })]));
       // The agent reads in, live and stored, and is woken by its waitpoint.
-      const read = await admin(`query($id: ID!) { session(id: $id) { in { records { seqNum data } } } }`, { id });
+      const read = await fx.gql(`query($id: ID!) { session(id: $id) { in { records { seqNum data } } } }`, { id });
       expect(read.errors, body.slice(0, 40)).toBeUndefined();
       expect(read.data!.session.in.records).toHaveLength(1);
-      const sub = subscribe(s2, "ws", (await mintToken(admin, ["read:all"])), `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum } }`, { id });
+      const sub = subscribe(fx.server, "ws", (await mintToken(fx.gql, ["read:all"])), `subscription($id: ID!) { sessionRecords(id: $id, io: IN, fromSeqNum: 0) { seqNum } }`, { id });
       try {
         expect(await sub.waitFor(1)).toEqual([{ seqNum: 0 }]);
       } finally {
