@@ -352,13 +352,14 @@ describe("channels on the local store: group commit", () => {
       await holder.query("BEGIN");
       await holder.query("SELECT 1 FROM channels WHERE session_id = $1 AND io = 'OUT' FOR UPDATE", [ref]);
       const retries = Array.from({ length: 3 }, () => store.append({ session, io: "OUT", records: encodeRecords(["once"]), idempotencyKey: "race" }));
-      // The race happened: at least two of them took their snapshot and now wait on the lock.
+      // The race happened: at least two of them took their snapshot and now wait on the lock. Asked
+      // outside the holder's transaction: inside one, pg_stat_activity answers what its first read saw.
       await vi.waitFor(
         async () => {
-          const { rows } = await holder.query<{ n: number }>(
+          const [row] = await sql.query<{ n: number }>(
             "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%append_keys%'",
           );
-          expect(rows[0]!.n).toBeGreaterThanOrEqual(2);
+          expect(row!.n).toBeGreaterThanOrEqual(2);
         },
         { timeout: 10_000, interval: 20 },
       );
