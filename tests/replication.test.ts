@@ -4,7 +4,9 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { openClickHouse } from "../src/db/clickhouse.js";
-import type { ReplicationMetrics } from "../src/replication/replication-metrics.js";
+import { pino } from "pino";
+import { ReplicationMetrics } from "../src/replication/replication-metrics.js";
+import { SessionReplicator } from "../src/replication/session-replicator.js";
 import { backendEnv, freshClickHouseUrl, redisUrl, tempDir } from "./helpers/backends.js";
 import { startOwnPostgres } from "./helpers/pg-cluster.js";
 import { startProcess } from "./helpers/process.js";
@@ -218,6 +220,33 @@ describe("replication faults", () => {
   }, 60_000);
 
   // A long budget: two server processes start in it, and on a loaded machine each start can take 30 s.
+  it("ends a stream that stop() met before its connection existed, at every point of the start", async () => {
+    const { env } = await setup();
+    const { client: clickhouse } = openClickHouse(env.CLICKHOUSE_URL!);
+    cleanup.push(() => clickhouse.close());
+    const slot = `stop_race_${Date.now().toString(36)}`;
+    const options = { databaseUrl: env.DATABASE_URL!, slot, publication: "sessions_clickhouse", batchSize: 100, flushIntervalMs: 20, maxBackoffMs: 100 };
+    const replicator = new SessionReplicator(options, clickhouse, pino({ level: "silent" }), new ReplicationMetrics());
+    const admin = new pg.Client({ connectionString: env.DATABASE_URL });
+    await admin.connect();
+    cleanup.push(async () => {
+      await admin.query("SELECT pg_drop_replication_slot($1) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active", [slot]);
+      await admin.end();
+    });
+    await replicator.ensureSlot();
+    // stop() after 0, 1, 2… microtasks of run(): the first few land before the library has made its
+    // connection, where its own stop() finds nothing to end. A run that outlives its stop hangs here.
+    for (let ticks = 0; ticks < 12; ticks++) {
+      const running = replicator.run().catch((error: unknown) => error);
+      for (let i = 0; i < ticks; i++) await Promise.resolve();
+      await replicator.stop();
+      // Settled (ended, or failed as it was cut off), not left streaming.
+      await running;
+      // The next run needs the slot back: PostgreSQL frees it once the walsender is gone.
+      await vi.waitFor(async () => expect((await admin.query("SELECT active FROM pg_replication_slots WHERE slot_name = $1", [slot])).rows).toEqual([{ active: false }]), WAIT);
+    }
+  }, 60_000);
+
   it("loses no row when the consumer is killed (SIGKILL) mid-stream and restarted", async () => {
     const { env, api, environmentId } = await setup();
     const consumer = startProcess({ ...env, REPLICATION_BATCH_SIZE: "50" });

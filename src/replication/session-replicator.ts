@@ -7,6 +7,8 @@ import { bigIntToLsn, lsnToBigInt } from "./lsn.js";
 import type { ReplicationMetrics } from "./replication-metrics.js";
 import { toClickHouseRow, type ClickHouseSessionRow } from "./session-row.js";
 
+const noop = () => {};
+
 export interface ReplicatorOptions {
   databaseUrl: string;
   slot: string;
@@ -40,6 +42,8 @@ export class SessionReplicator {
   private lastAcked = "0/0";
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Settles once the current run's stream has started, or failed to. */
+  private started: Promise<void> = Promise.resolve();
 
   constructor(
     private options: ReplicatorOptions,
@@ -126,8 +130,10 @@ export class SessionReplicator {
     });
     this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs);
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.options.publication] });
+    const streaming = Promise.race([service.subscribe(plugin, this.options.slot), failed]);
+    this.started = Promise.race([new Promise<void>((resolve) => service.once("start", () => resolve())), streaming.then(noop, noop)]);
     try {
-      await Promise.race([service.subscribe(plugin, this.options.slot), failed]);
+      await streaming;
     } finally {
       clearInterval(this.timer);
     }
@@ -232,6 +238,9 @@ export class SessionReplicator {
     }
     // The library strips every listener from its pg client on stop, yet a dying connection still
     // emits 'error' ("Connection terminated unexpectedly"), which unheard would crash the process.
+    // The library's stop() ends nothing while its connection is being made, and the stream then
+    // starts anyway, with nothing left to end it: a stop during the start waits for it.
+    await this.started;
     const client = (this.service as unknown as { _client?: pg.Client | null } | undefined)?._client;
     await this.service?.stop().catch(() => {});
     client?.on("error", () => {});
