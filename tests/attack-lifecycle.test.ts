@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { duringSubscribe } from "./helpers/attack.js";
 import { subscribe } from "./helpers/clients.js";
 import { s2Fixture } from "./helpers/s2-fixture.js";
 import { codes, gqlClient, startServer, type Gql, type TestServer } from "./helpers/test-server.js";
@@ -177,33 +178,10 @@ describe("held: trims and deletes stay within their scope", () => {
 describe("a subscription opened while its session is deleted or renamed away", () => {
   const RECORDS = `subscription($id: ID!, $from: SeqNum) { sessionRecords(id: $id, io: OUT, fromSeqNum: $from) { seqNum data } }`;
 
-  /** Runs `meanwhile` once, after sessionRecords has found the session and before its subscription is guarded (its head read). */
-  const duringSubscribe = (sessionId: string, meanwhile: () => Promise<void>) => {
-    const store = server.services.store;
-    const original = store.head;
-    let ran!: () => void;
-    const done = new Promise<void>((resolve) => (ran = resolve));
-    let started = false;
-    store.head = async (channel) => {
-      if (channel.sessionId === sessionId && !started) {
-        started = true;
-        await meanwhile();
-        ran();
-      }
-      return original.call(store, channel);
-    };
-    return {
-      ran: done,
-      restore: () => {
-        store.head = original;
-      },
-    };
-  };
-
   it("one opened as its session is deleted ends with NOT_FOUND", async () => {
     const name = unique("deleted-under");
     const id = await create({ externalId: name });
-    const hook = duringSubscribe(id, async () => {
+    const hook = duringSubscribe(server, id, async () => {
       expect((await gql(DELETE, { id })).data!.deleteSession).toEqual({ id, deleted: true });
     });
     const token = (await gql(MINT, { s: [`read:sessions:${name}`] })).data!.createPublicAccessToken.token as string;
@@ -223,7 +201,7 @@ describe("a subscription opened while its session is deleted or renamed away", (
   it("one opened as its session is renamed away from the token's name receives none of its records", async () => {
     const name = unique("renamed-under");
     const id = await create({ externalId: name });
-    const hook = duringSubscribe(id, async () => {
+    const hook = duringSubscribe(server, id, async () => {
       expect((await gql(RENAME, { id, name: unique("elsewhere") })).errors).toBeUndefined();
     });
     const token = (await gql(MINT, { s: [`read:sessions:${name}`] })).data!.createPublicAccessToken.token as string;

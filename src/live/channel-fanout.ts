@@ -283,11 +283,14 @@ export class ChannelFanout {
   /**
    * Replays the channel from fromSeqNum (default: its tail), then follows it live, with no gap
    * or duplicate across the switch. Ends once the session is closed and everything is delivered.
+   * `replayed`: records from fromSeqNum on that the caller has read already; they are delivered
+   * first, and the replay goes on after them. Default: none.
    */
   subscribe(
     channel: ChannelKey,
     fromSeqNum: number | undefined,
     isClosed: () => Promise<boolean>,
+    replayed: StoredRecord[] = [],
   ): AsyncIterableIterator<StoredRecord> {
     const id = channelKey(channel);
     let follower: Follower | undefined;
@@ -302,6 +305,7 @@ export class ChannelFanout {
         { maxBytes: this.subscriberBytes, sizeOf: recordBytes },
       ),
     };
+    if (fromSeqNum !== undefined) deliver(sub, replayed);
     void (async () => {
       try {
         follower = await this.follower(channel);

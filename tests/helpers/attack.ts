@@ -31,27 +31,27 @@ export const tokenClient = async (server: Pick<TestServer, "url">, gql: Gql, sco
 
 /**
  * Runs `meanwhile` once, after a subscription on `sessionId` has found its session and passed its
- * scope check and before it is guarded (sessionRecords reads the channel's head in between when
- * fromSeqNum is given).
+ * scope check and before it is guarded (sessionRecords reads the channel's first record in between
+ * when fromSeqNum is given).
  */
 export function duringSubscribe(server: TestServer, sessionId: string, meanwhile: () => Promise<void>) {
   const store = server.services.store;
-  const original = store.head;
+  const original = store.read;
   let ran!: () => void;
   let failed!: (error: unknown) => void;
   const done = new Promise<void>((resolve, reject) => ((ran = resolve), (failed = reject)));
   let started = false;
-  store.head = async (channel) => {
+  store.read = async (channel, ...rest) => {
     if (channel.sessionId === sessionId && !started) {
       started = true;
       await meanwhile().then(ran, failed);
     }
-    return original.call(store, channel);
+    return original.call(store, channel, ...rest);
   };
   return {
     ran: done,
     restore: () => {
-      store.head = original;
+      store.read = original;
     },
   };
 }

@@ -1,6 +1,6 @@
 import { appendAction, audit, can, canNamed, type Principal } from "../../auth/index.js";
 import type { ChannelKey, SessionIO } from "../../channels/index.js";
-import { badInput, notFound, recordsTrimmed, unauthenticated } from "../../errors/index.js";
+import { badInput, notFound, unauthenticated } from "../../errors/index.js";
 import { limits } from "../../limits.js";
 import { sessionStatus, type Session } from "../../sessions/index.js";
 import type { Context } from "../context.js";
@@ -93,15 +93,15 @@ const directOps = ({ grants }: Principal, session: Session, io: SessionIO) =>
 export async function subscribeRecords(ctx: Context, args: { id: string; io: SessionIO; fromSeqNum?: number | null }) {
   const session = await requireSession(ctx, args.id);
   const channel = { sessionId: session.id, io: args.io };
-  // Refused at once, before anything streams; a trim after this point is met by the replay itself.
-  if (args.fromSeqNum != null) {
-    const head = await ctx.services.store.head(channel);
-    if (args.fromSeqNum < head) throw recordsTrimmed(head);
-  }
+  // The first record from fromSeqNum, read before anything streams: the read itself refuses a start
+  // below the head (RECORDS_TRIMMED, at once; a trim after this is met by the replay), and the record
+  // goes out without waiting for the rest of the replay.
+  const first = args.fromSeqNum != null ? await ctx.services.store.read(channel, args.fromSeqNum, 1) : [];
   const records = ctx.services.fanout.subscribe(
     channel,
     args.fromSeqNum ?? undefined,
     async () => (await ctx.services.sessions.find(session.environmentId, session.id))?.closedAt != null,
+    first,
   );
   return ctx.services.live.guard(liveCaller(ctx), records, { sessionId: session.id });
 }
