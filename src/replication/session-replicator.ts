@@ -236,11 +236,11 @@ export class SessionReplicator {
     } catch (error) {
       this.logger.error({ err: error }, "final replication flush failed; it will be replayed");
     }
-    // The library strips every listener from its pg client on stop, yet a dying connection still
-    // emits 'error' ("Connection terminated unexpectedly"), which unheard would crash the process.
     // The library's stop() ends nothing while its connection is being made, and the stream then
     // starts anyway, with nothing left to end it: a stop during the start waits for it.
     await this.started;
+    // The library strips every listener from its pg client on stop, yet a dying connection still
+    // emits 'error' ("Connection terminated unexpectedly"), which unheard would crash the process.
     const client = (this.service as unknown as { _client?: pg.Client | null } | undefined)?._client;
     await this.service?.stop().catch(() => {});
     client?.on("error", () => {});
