@@ -47,6 +47,9 @@ export async function listLatency(opts: { sizes: number[]; requests: number }) {
                 FROM numbers({from:UInt64}, {count:UInt64})`,
         query_params: { env: environment.id, from, count: size - from },
       });
+      // ClickHouse merges the inserted parts in the background, on the cores PostgreSQL is timed on
+      // next: wait for those merges to end (as they would long before a dashboard's request).
+      await settleMerges(client);
       // What autovacuum does soon after a bulk insert: statistics, and the visibility map that lets a
       // count be answered from the index alone (index-only scan) instead of visiting every row.
       await postgresServer.services.prisma.$executeRawUnsafe("VACUUM ANALYZE sessions");
@@ -83,4 +86,14 @@ export async function listLatency(opts: { sizes: number[]; requests: number }) {
     await clickhouseServer.close();
     await postgresServer.close();
   }
+}
+
+/** Until ClickHouse runs no merge (at most a minute: the figures say so if it never settles). */
+async function settleMerges(client: ReturnType<typeof openClickHouse>["client"]) {
+  for (let i = 0; i < 600; i++) {
+    const rows = await (await client.query({ query: "SELECT count() AS n FROM system.merges", format: "JSONEachRow" })).json<{ n: string }>();
+    if (Number(rows[0]?.n ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  progress("list latency: ClickHouse still merging after a minute; timing anyway");
 }

@@ -34,8 +34,12 @@ export class PostgresSessionsRepository implements SessionsRepository {
     };
   }
 
-  count(environmentId: string, query: ListQuery): Promise<number> {
-    return this.prisma.session.count({ where: listWhere(environmentId, query) });
+  async count(environmentId: string, query: ListQuery): Promise<number> {
+    if (Object.values(query.filter).some((v) => v !== undefined)) return this.prisma.session.count({ where: listWhere(environmentId, query) });
+    // The whole environment: the counts the insert and delete triggers keep, not a walk of its
+    // index (migration 20261230000000_session_counts).
+    const { _sum } = await this.prisma.sessionCount.aggregate({ where: { environmentId }, _sum: { sessions: true } });
+    return Number(_sum.sessions ?? 0n);
   }
 
   async tags(environmentId: string, search: string | undefined, limit: number): Promise<string[]> {
