@@ -15,11 +15,12 @@ CREATE TABLE "session_counts" (
 );
 
 -- Statement-level, with transition tables: a retention sweep deleting thousands of sessions, or a
--- bulk insert, changes each environment's row once.
+-- bulk insert, changes each environment's row once; in environment order, so two statements that
+-- touch the same rows lock them in the same order (no deadlock).
 CREATE FUNCTION "session_counts_add"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO "session_counts" ("environment_id", "slot", "sessions")
-  SELECT "environment_id", pg_backend_pid() % 16, count(*) FROM "changed" GROUP BY "environment_id"
+  SELECT "environment_id", pg_backend_pid() % 16, count(*) FROM "changed" GROUP BY "environment_id" ORDER BY "environment_id"
   ON CONFLICT ("environment_id", "slot") DO UPDATE SET "sessions" = "session_counts"."sessions" + EXCLUDED."sessions";
   RETURN NULL;
 END $$;
@@ -27,7 +28,7 @@ END $$;
 CREATE FUNCTION "session_counts_remove"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO "session_counts" ("environment_id", "slot", "sessions")
-  SELECT "environment_id", pg_backend_pid() % 16, -count(*) FROM "changed" GROUP BY "environment_id"
+  SELECT "environment_id", pg_backend_pid() % 16, -count(*) FROM "changed" GROUP BY "environment_id" ORDER BY "environment_id"
   ON CONFLICT ("environment_id", "slot") DO UPDATE SET "sessions" = "session_counts"."sessions" + EXCLUDED."sessions";
   RETURN NULL;
 END $$;
