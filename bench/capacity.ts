@@ -6,6 +6,15 @@ import { startProcess } from "../tests/helpers/process.js";
 import { createSessionId, gqlClient } from "../tests/helpers/test-server.js";
 import { progress } from "./stats.js";
 
+/** How long the server is left idle before its memory is read again. */
+const IDLE_MS = 30_000;
+
+/** The server's V8 heap in use (prom-client's default metric, on GET /metrics). */
+async function heapUsedOf(url: string) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^sessions_process_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
 
 /**
@@ -46,6 +55,11 @@ export async function idleSubscribers(opts: { total: number; channels: number; s
     const deadline = Date.now() + 300_000;
     while (acknowledged < opts.total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const rss = rssOf(server.child.pid!);
+    // Then idle, as the subscriptions are: V8 collects with less room once allocation stops, so
+    // this RSS is what holding them costs, and the heap in use splits it from the collector's room.
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const rssIdle = rssOf(server.child.pid!);
+    const heapUsed = await heapUsedOf(url);
     offs.forEach((off) => off());
     await Promise.all(clients.map((c) => c.dispose()));
     return {
@@ -55,6 +69,9 @@ export async function idleSubscribers(opts: { total: number; channels: number; s
       rssMB: Math.round(rss / 1024 / 1024),
       rssBaselineMB: Math.round(rssBefore / 1024 / 1024),
       kBPerSubscription: Math.round((rss - rssBefore) / opts.total / 1024 * 10) / 10,
+      [`rssMB after ${IDLE_MS / 1000} s idle`]: Math.round(rssIdle / 1024 / 1024),
+      "kB each, idle": Math.round((rssIdle - rssBefore) / opts.total / 1024 * 10) / 10,
+      heapUsedMB: Math.round(heapUsed / 1024 / 1024),
     };
   } finally {
     await server.stop();

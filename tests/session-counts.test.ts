@@ -81,6 +81,26 @@ describe.each(["postgres", "pglite"] as const)("session counts on %s", (backend)
     await expectCounted();
   });
 
+  it("refuses to move a session to another environment, whose count would then be wrong", async () => {
+    const [a, b] = [await total(envs[0]!), await total(envs[1]!)];
+    await expect(sql(`UPDATE sessions SET environment_id = $2 WHERE environment_id = $1 AND type = 'bulk'`, envs[0]!.id, envs[1]!.id)).rejects.toThrow(/environment_id never changes/);
+    // Other updates are not held up.
+    await sql(`UPDATE sessions SET tags = '{moved}' WHERE environment_id = $1 AND type = 'bulk'`, envs[0]!.id);
+    expect([await total(envs[0]!), await total(envs[1]!)]).toEqual([a, b]);
+    await expectCounted();
+  });
+
+  it("counts the writes of a connection whose search_path does not name the service's schema", async () => {
+    const before = await total(envs[1]!);
+    const schema = (await server.services.prisma.$queryRawUnsafe<{ s: string }[]>(`SELECT current_schema() AS s`))[0]!.s;
+    await server.services.prisma.$transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`SET LOCAL search_path TO pg_catalog`);
+      await tx.$executeRawUnsafe(`INSERT INTO "${schema}".sessions (id, environment_id, type, tags) VALUES ('session_elsewhereelsewhere0', $1, 'x', '{}')`, envs[1]!.id);
+    });
+    expect(await total(envs[1]!)).toBe(before + 1);
+    await expectCounted();
+  });
+
   it("a filtered totalCount still counts the rows that match", async () => {
     const r = await envs[0]!.gql(`{ sessions(first: 1, filter: { types: ["bulk"] }) { totalCount } }`);
     expect(r.data).toEqual({ sessions: { totalCount: 400 } });
@@ -92,7 +112,8 @@ describe.each(["postgres", "pglite"] as const)("session counts on %s", (backend)
     await sql(`DROP TRIGGER session_counts_insert ON sessions`);
     await sql(`DROP TRIGGER session_counts_delete ON sessions`);
     await sql(`DROP TRIGGER session_counts_truncate ON sessions`);
-    await sql(`DROP FUNCTION session_counts_add, session_counts_remove, session_counts_clear`);
+    await sql(`DROP TRIGGER sessions_environment_fixed ON sessions`);
+    await sql(`DROP FUNCTION session_counts_add, session_counts_remove, session_counts_clear, sessions_environment_fixed`);
     await sql(`DELETE FROM "_sessions_migrations" WHERE name = '20261230000000_session_counts'`);
     await sql(`DELETE FROM sessions WHERE environment_id = $1 AND type = 'bulk' AND id < 'session_' || lpad('201', 24, '0')`, envs[0]!.id);
     expect(await migrate(server.services.db)).toEqual(["20261230000000_session_counts"]);

@@ -5,8 +5,13 @@
 -- Several rows per environment ("slot", one per backend modulo 16, summed when read) so that
 -- sessions created at once on different connections do not queue on one row's lock. A slot may go
 -- negative (a delete on another connection than the insert); only the sum means anything.
--- No foreign key to environments: a cascade that deletes an environment's sessions would otherwise
--- insert rows for the environment it is deleting. Environment ids are never reused.
+-- No foreign key to environments: rows are only written by the triggers below, for sessions, whose
+-- own key already holds the environment; one would add a lookup to every count change.
+
+-- First, before anything takes a snapshot: a lock that stops session writes (not reads) until the
+-- triggers and the first counts are in place, so that no session is counted twice or missed.
+LOCK TABLE "sessions" IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE "session_counts" (
   "environment_id" TEXT NOT NULL,
   "slot" SMALLINT NOT NULL,
@@ -33,18 +38,29 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- A session's environment never changes (no statement updates environment_id), so inserts and
--- deletes are all there is to count; TRUNCATE empties the counts with the table.
+-- TRUNCATE empties the counts with the table.
 CREATE FUNCTION "session_counts_clear"() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM "session_counts";
   RETURN NULL;
 END $$;
 
--- The triggers and the first counts in one transaction under a lock that stops session writes (not
--- reads) meanwhile: no session is counted twice or missed.
-LOCK TABLE "sessions" IN SHARE ROW EXCLUSIVE MODE;
+-- Inserts and deletes are all there is to count because a session's environment never changes:
+-- refused, rather than counted in the wrong place (environments' ON UPDATE CASCADE would move it).
+CREATE FUNCTION "sessions_environment_fixed"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'a session''s environment_id never changes (session %)', OLD."id";
+END $$;
+
+-- The functions find session_counts in the schema the service migrated, whatever search_path the
+-- writer has (an operator's psql, another role).
+ALTER FUNCTION "session_counts_add"() SET search_path FROM CURRENT;
+ALTER FUNCTION "session_counts_remove"() SET search_path FROM CURRENT;
+ALTER FUNCTION "session_counts_clear"() SET search_path FROM CURRENT;
+
+-- The triggers and the first counts below are made in this one transaction.
 CREATE TRIGGER "session_counts_insert" AFTER INSERT ON "sessions" REFERENCING NEW TABLE AS "changed" FOR EACH STATEMENT EXECUTE FUNCTION "session_counts_add"();
 CREATE TRIGGER "session_counts_delete" AFTER DELETE ON "sessions" REFERENCING OLD TABLE AS "changed" FOR EACH STATEMENT EXECUTE FUNCTION "session_counts_remove"();
+CREATE TRIGGER "sessions_environment_fixed" BEFORE UPDATE OF "environment_id" ON "sessions" FOR EACH ROW WHEN (OLD."environment_id" IS DISTINCT FROM NEW."environment_id") EXECUTE FUNCTION "sessions_environment_fixed"();
 CREATE TRIGGER "session_counts_truncate" AFTER TRUNCATE ON "sessions" FOR EACH STATEMENT EXECUTE FUNCTION "session_counts_clear"();
 INSERT INTO "session_counts" ("environment_id", "slot", "sessions") SELECT "environment_id", 0, count(*) FROM "sessions" GROUP BY "environment_id";
