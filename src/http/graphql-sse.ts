@@ -1,11 +1,13 @@
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult } from "graphql";
-import { createHandler, type HandlerOptions } from "graphql-sse/lib/use/fetch";
+import { Readable } from "node:stream";
+import { createHandler, type HandlerOptions } from "graphql-sse";
 import { isAsyncIterable, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import type { Audience, ErrorShaping } from "../errors/index.js";
 import { badInput } from "../errors/index.js";
 import { currentRequestId } from "./request-context.js";
 
-type SseHandlerOptions = Omit<HandlerOptions, "onSubscribe" | "schema" | "execute" | "subscribe" | "validate" | "context">;
+type FetchAPI = YogaServerInstance<Record<string, unknown>, Record<string, unknown>>["fetchAPI"];
+type SseHandlerOptions = Omit<HandlerOptions<Request, FetchAPI>, "onSubscribe" | "schema" | "execute" | "subscribe" | "validate" | "context">;
 
 export interface EventStreamOptions extends SseHandlerOptions {
   /** Where the graphql-sse protocol is served. Default: "/graphql/stream". */
@@ -43,7 +45,7 @@ export function eventStreams(options: EventStreamOptions): Plugin {
   return {
     onYogaInit({ yoga }) {
       const server = yoga as YogaServerInstance<Record<string, unknown>, Record<string, unknown>>;
-      handler = createHandler(
+      const handle = createHandler<Request, FetchAPI>(
         {
           ...handlerOptions,
           async onSubscribe(req, params) {
@@ -77,8 +79,12 @@ export function eventStreams(options: EventStreamOptions): Plugin {
             return (await onNext?.(ctx, req, shaped ?? result)) ?? shaped;
           },
         },
-        yoga.fetchAPI,
       );
+      handler = async (request) => {
+        const [body, init] = await handle({ method: request.method, url: request.url, headers: request.headers, body: () => request.text(), raw: request, context: yoga.fetchAPI });
+        if (body === null || typeof body === "string") return new yoga.fetchAPI.Response(body, init);
+        return new yoga.fetchAPI.Response(eventStream(body, request.signal) as unknown as BodyInit, init);
+      };
     },
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (!handler || url.pathname !== endpoint) return;
@@ -87,6 +93,21 @@ export function eventStreams(options: EventStreamOptions): Plugin {
       endResponse(response.ok ? response : await shapeRefusal(response, fetchAPI.Response, shaping, audience(request)));
     },
   };
+}
+
+/**
+ * graphql-sse's event stream as the response body: its text events go to the socket as they are
+ * (the response pipes a readable into node's), where graphql-sse's fetch adapter made each one a
+ * Uint8Array (a new ArrayBuffer per event per subscriber, most of the SSE path's collector time
+ * with a thousand subscribers) inside a web ReadableStream pulled through promises. One event is
+ * read ahead at most: the rest wait in graphql-sse, behind the delivery budget (src/live/outbox.ts).
+ * A client gone, or the request aborted, ends the stream and its operations.
+ */
+function eventStream(events: AsyncGenerator<string, void, undefined>, signal: AbortSignal): Readable {
+  const end = () => void events.return(undefined);
+  if (signal.aborted) end();
+  else signal.addEventListener("abort", end, { once: true });
+  return Readable.from(events, { objectMode: true, highWaterMark: 1 });
 }
 
 /** graphql-sse's JSON refusals (`{ errors: [{ message }] }`) with contract codes and the request id. */
