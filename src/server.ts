@@ -90,7 +90,13 @@ export function createApp(services: Services) {
       healthz(services),
       metricsPlugin(services.metrics),
       webPages(),
-      eventStreams({ endpoint: SSE_PATH, shaping: masking, authenticated, authenticate: (req) => sse.authenticate(req) }),
+      eventStreams({
+        endpoint: SSE_PATH,
+        shaping: masking,
+        authenticated,
+        authenticate: (req) => sse.authenticate(req),
+        onStreamError: (error, requestId) => services.logger.error({ err: error, requestId }, "event stream failed"),
+      }),
       EnvelopArmorPlugin({
         maxDepth: { n: 10 },
         costLimit: { maxCost: 5_000 },

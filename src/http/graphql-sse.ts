@@ -16,6 +16,11 @@ export interface EventStreamOptions extends SseHandlerOptions {
   shaping: ErrorShaping;
   /** Whether an Authorization value authenticates (only asked when an error has a suggestion). Required. */
   authenticated: (authorization: string | undefined) => Promise<boolean>;
+  /**
+   * Told of an event stream that failed (graphql-sse fails a stream when an operation's results
+   * do); the stream then ends as if completed. Default: nothing told.
+   */
+  onStreamError?: (error: unknown, requestId: string | undefined) => void;
 }
 
 /**
@@ -27,7 +32,7 @@ export interface EventStreamOptions extends SseHandlerOptions {
  * stream) carry a code and the request id too.
  */
 export function eventStreams(options: EventStreamOptions): Plugin {
-  const { endpoint = "/graphql/stream", shaping, authenticated, onNext, ...handlerOptions } = options;
+  const { endpoint = "/graphql/stream", shaping, authenticated, onStreamError, onNext, ...handlerOptions } = options;
   const audience = (request: Request): Audience => ({
     // The result stream of a request (even one posted to a "single connection" stream) runs in
     // that request's context, so the id is the one its response header carries.
@@ -83,7 +88,10 @@ export function eventStreams(options: EventStreamOptions): Plugin {
       handler = async (request) => {
         const [body, init] = await handle({ method: request.method, url: request.url, headers: request.headers, body: () => request.text(), raw: request, context: yoga.fetchAPI });
         if (body === null || typeof body === "string") return new yoga.fetchAPI.Response(body, init);
-        return new yoga.fetchAPI.Response(eventStream(body, request.signal) as unknown as BodyInit, init);
+        const requestId = currentRequestId();
+        const stream = eventStream(body, request.signal, (error) => onStreamError?.(error, requestId));
+        // @whatwg-node's Response takes a node Readable as its body (and pipes it); its types say BodyInit.
+        return new yoga.fetchAPI.Response(stream as unknown as BodyInit, init);
       };
     },
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
@@ -103,11 +111,33 @@ export function eventStreams(options: EventStreamOptions): Plugin {
  * read ahead at most: the rest wait in graphql-sse, behind the delivery budget (src/live/outbox.ts).
  * A client gone, or the request aborted, ends the stream and its operations.
  */
-function eventStream(events: AsyncGenerator<string, void, undefined>, signal: AbortSignal): Readable {
+export function eventStream(events: AsyncGenerator<string, void, undefined>, signal: AbortSignal, onError: (error: unknown) => void): Readable {
   const end = () => void events.return(undefined);
   if (signal.aborted) end();
   else signal.addEventListener("abort", end, { once: true });
-  return Readable.from(events, { objectMode: true, highWaterMark: 1 });
+  return Readable.from(endingOnError(events, onError), { objectMode: true, highWaterMark: 1 });
+}
+
+/**
+ * The events until the stream fails, then the end: a readable that fails would leave the response
+ * open with nothing behind it (a pipe does not end its destination on an error), and an error
+ * nobody listens for ends the process. Not a generator: a generator waiting for its next event
+ * takes its `return` only after that event, so a client gone would not end graphql-sse's stream.
+ */
+function endingOnError(events: AsyncGenerator<string, void, undefined>, onError: (error: unknown) => void): AsyncIterableIterator<string> {
+  const iterator: AsyncIterableIterator<string> = {
+    next: () =>
+      events.next().then(
+        (step) => (step.done ? { done: true, value: undefined } : step),
+        (error: unknown) => {
+          onError(error);
+          return { done: true, value: undefined };
+        },
+      ),
+    return: () => events.return(undefined).then(() => ({ done: true, value: undefined })),
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 /** graphql-sse's JSON refusals (`{ errors: [{ message }] }`) with contract codes and the request id. */
