@@ -22,6 +22,38 @@ describe("event stream body", () => {
     expect(errors).toEqual([]);
   });
 
+  it("tells of operations that fail as the stream ends, on an abort and on a destroy, instead of throwing", async () => {
+    const failures: unknown[] = [];
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on("unhandledRejection", onUncaught);
+    try {
+      const events: AsyncGenerator<string, void, undefined> = {
+        next: async () => ({ done: false, value: ":\n\n" }),
+        return: async () => {
+          throw new Error("an operation failed as it ended");
+        },
+        throw: async (error: unknown) => {
+          throw error;
+        },
+        [Symbol.asyncIterator]: () => events,
+      };
+      const aborted = new AbortController();
+      const stream = eventStream(events, aborted.signal, (error) => failures.push(error));
+      const errors: unknown[] = [];
+      stream.on("error", (error) => errors.push(error));
+      await once(stream, "data");
+      aborted.abort();
+      stream.destroy();
+      await once(stream, "close");
+      await expect.poll(() => failures.length).toBe(2);
+      expect(errors).toEqual([]);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUncaught);
+    }
+  });
+
   it("ends the events when the request is aborted, and when the body is destroyed", async () => {
     for (const how of ["abort", "destroy"] as const) {
       // Like graphql-sse's: waits for events until its `return` ends it.

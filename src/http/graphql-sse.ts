@@ -112,7 +112,7 @@ export function eventStreams(options: EventStreamOptions): Plugin {
  * A client gone, or the request aborted, ends the stream and its operations.
  */
 export function eventStream(events: AsyncGenerator<string, void, undefined>, signal: AbortSignal, onError: (error: unknown) => void): Readable {
-  const end = () => void events.return(undefined);
+  const end = () => void events.return(undefined).catch(onError);
   if (signal.aborted) end();
   else signal.addEventListener("abort", end, { once: true });
   return Readable.from(endingOnError(events, onError), { objectMode: true, highWaterMark: 1 });
@@ -125,16 +125,16 @@ export function eventStream(events: AsyncGenerator<string, void, undefined>, sig
  * takes its `return` only after that event, so a client gone would not end graphql-sse's stream.
  */
 function endingOnError(events: AsyncGenerator<string, void, undefined>, onError: (error: unknown) => void): AsyncIterableIterator<string> {
+  const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+  const told = (error: unknown) => {
+    onError(error);
+    return done;
+  };
   const iterator: AsyncIterableIterator<string> = {
-    next: () =>
-      events.next().then(
-        (step) => (step.done ? { done: true, value: undefined } : step),
-        (error: unknown) => {
-          onError(error);
-          return { done: true, value: undefined };
-        },
-      ),
-    return: () => events.return(undefined).then(() => ({ done: true, value: undefined })),
+    next: () => events.next().then((step) => (step.done ? done : step), told),
+    // An operation that fails as it is ended (graphql-sse ends them all here) is told, not thrown:
+    // the readable would make it an error nobody listens for.
+    return: () => events.return(undefined).then(() => done, told),
     [Symbol.asyncIterator]: () => iterator,
   };
   return iterator;
