@@ -5,6 +5,10 @@
 -- Several rows per environment ("slot", one per backend modulo 16, summed when read) so that
 -- sessions created at once on different connections do not queue on one row's lock. A slot may go
 -- negative (a delete on another connection than the insert); only the sum means anything.
+-- Writers that share a slot meet on its row: the service writes each session in one autocommit
+-- statement, so they only queue; a REPEATABLE READ writer could instead fail to serialize, and two
+-- transactions writing two environments in opposite orders could deadlock. Dead versions of these
+-- rows pile up while an old snapshot is held (a slower count, by a fraction of a millisecond).
 -- No foreign key to environments: rows are only written by the triggers below, for sessions, whose
 -- own key already holds the environment; one would add a lookup to every count change.
 
